@@ -1,0 +1,135 @@
+//! What the rules look at: the webhook event (if any) and what CXone knew about the
+//! contact and its target skill, gathered once per diagnosis by `cxone::gather`.
+//!
+//! Rules never do I/O; they read this struct. That keeps every rule a pure function that a
+//! fixture can drive.
+
+use chrono::{DateTime, Utc};
+
+use crate::cxone::types::{
+    AgentSkillAssignment, Contact, ContactState, Hierarchy, HoursOfOperation, Skill, SkillActivity,
+};
+use crate::event::HandoverEvent;
+
+/// Why one of our own CXone look-ups failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// Our token request was refused (bad client id/secret or access key): HD501.
+    AuthFailed,
+    /// Our API user may not read this data (403): HD502.
+    Forbidden,
+    /// Timeouts, 5xx or 429 through every retry: HD503.
+    Unavailable,
+}
+
+/// A failed CXone look-up, with one sentence for the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CxoneProblem {
+    /// What kind of failure.
+    pub kind: ProblemKind,
+    /// What was being read, e.g. `GET /skills/4412877/activity`.
+    pub what: String,
+    /// One human sentence, with the HTTP status where there was one. No secrets.
+    pub detail: String,
+}
+
+/// The result of one look-up.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Lookup<T> {
+    /// Not attempted (nothing to look up, or CXone not configured).
+    #[default]
+    NotLooked,
+    /// CXone answered with the thing.
+    Found(T),
+    /// CXone answered 404 / 204: no such thing (yet).
+    NotFound,
+    /// The look-up failed.
+    Failed(CxoneProblem),
+}
+
+impl<T> Lookup<T> {
+    /// The found value, if any.
+    pub fn found(&self) -> Option<&T> {
+        match self {
+            Lookup::Found(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// Everything CXone told us, when CXone is configured.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CxoneFacts {
+    /// `GET /contacts/{contactId}` for the event's (spawned) contact id.
+    pub contact: Lookup<Contact>,
+    /// The state history, oldest first (empty when not found or not read).
+    pub states: Lookup<Vec<ContactState>>,
+    /// `GET /contacts/{contactId}/hierarchy`.
+    pub hierarchy: Lookup<Hierarchy>,
+    /// Whether `GET /contacts/active?contactId=` still lists the contact.
+    pub still_active: Option<bool>,
+    /// The target skill: from the event's `targetSkill` (id, or name resolved through the
+    /// skills list), else the contact's own skill.
+    pub skill: Lookup<Skill>,
+    /// `GET /skills/{id}/agents`.
+    pub skill_agents: Lookup<Vec<AgentSkillAssignment>>,
+    /// `GET /skills/{id}/activity` (first entry).
+    pub skill_activity: Lookup<SkillActivity>,
+    /// The hours-of-operation profile whose `skills[]` holds the skill.
+    pub hours: Lookup<HoursOfOperation>,
+}
+
+/// Whether and how CXone was consulted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CxoneEvidence {
+    /// No CXone credentials configured: payload rules only, `cxone.checked = false`.
+    NotConfigured,
+    /// We could not even get a token or discover the API: nothing was read.
+    Unreachable(CxoneProblem),
+    /// What the look-ups returned (each may have failed on its own).
+    Checked(Box<CxoneFacts>),
+}
+
+/// The input of every rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// The webhook event; `None` for contacts found by `scan` (rules that need an event
+    /// are then simply not raised).
+    pub event: Option<HandoverEvent>,
+    /// The contact being diagnosed (the event's, or the scanned one).
+    pub contact_id: Option<String>,
+    /// What CXone said.
+    pub cxone: CxoneEvidence,
+    /// `REQUIRED_CONTEXT_KEYS`.
+    pub required_context_keys: Vec<String>,
+    /// "Now", for rules that compare times (tests pin it).
+    pub now: DateTime<Utc>,
+}
+
+impl Evidence {
+    /// The CXone facts, when CXone was checked.
+    pub fn facts(&self) -> Option<&CxoneFacts> {
+        match &self.cxone {
+            CxoneEvidence::Checked(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The contact, when CXone returned it.
+    pub fn contact(&self) -> Option<&Contact> {
+        self.facts().and_then(|f| f.contact.found())
+    }
+
+    /// The state history, oldest first, when read.
+    pub fn states(&self) -> &[ContactState] {
+        self.facts()
+            .and_then(|f| f.states.found())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// When the handover was requested: the event's `occurredAt`, if any.
+    pub fn requested_at(&self) -> Option<DateTime<Utc>> {
+        self.event.as_ref().and_then(|e| e.occurred_at)
+    }
+}

@@ -1,0 +1,669 @@
+//! The handover-failure event a Cognigy flow sends (CONTRACT.md section 5), parsed once at
+//! the edge.
+//!
+//! A Cognigy flow usually builds the body from inline `{{...}}` templates, so every value
+//! may arrive as a string, undefined values either vanish or arrive as `""`, and flows
+//! written from older notes use snake_case keys. The parser is tolerant of all of that and
+//! strict about the one thing it cannot do without: `conversationId`. Once parsed, the event
+//! is re-serialised in canonical camelCase form; that form is what travels through the
+//! queue (the raw body, which may hold caller data we do not need, never does).
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The CXone extension's placeholder contact id: "no real contact".
+pub const PLACEHOLDER_CONTACT_ID: &str = "100000000000";
+
+/// Longest accepted `conversationId` / `eventId`.
+pub const MAX_ID_LEN: usize = 256;
+
+/// Why a JSON body is not a usable event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// The body is not JSON, or not a JSON object.
+    #[error("{0}")]
+    InvalidJson(String),
+    /// `conversationId` is absent or empty.
+    #[error("conversationId is required: set it to {{{{input.sessionId}}}} in the flow")]
+    MissingConversationId,
+    /// A field has a value the event cannot use; the string names the field.
+    #[error("{detail}")]
+    InvalidField {
+        /// The JSON path of the field, e.g. `voice.sipStatus`.
+        field: String,
+        /// One human sentence.
+        detail: String,
+    },
+}
+
+impl EventError {
+    fn field(field: &str, detail: impl Into<String>) -> Self {
+        EventError::InvalidField {
+            field: field.to_string(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// How the bot tried to hand over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    /// The NiCE "Exit Interaction" extension node calling the CXone Signal API.
+    CxoneSignal,
+    /// Cognigy's native "Handover to Agent" node with a handover provider.
+    HandoverProvider,
+    /// A Voice Gateway Transfer node (SIP REFER or dial).
+    VgTransfer,
+}
+
+impl Mechanism {
+    fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "cxone_signal" | "signal" | "exit_interaction" => Some(Mechanism::CxoneSignal),
+            "handover_provider" | "handover" | "provider" => Some(Mechanism::HandoverProvider),
+            "vg_transfer" | "transfer" | "voice_gateway_transfer" => Some(Mechanism::VgTransfer),
+            _ => None,
+        }
+    }
+}
+
+/// Where the event came from in Cognigy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FlowInfo {
+    /// `input.entrypoint` / project id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// `input.flowName`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_name: Option<String>,
+    /// `input.endpointType`, e.g. `voiceGateway2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_type: Option<String>,
+    /// `input.channel`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// A free label such as `prod-eu`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+}
+
+/// The CXone ids the flow knew.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CxoneIds {
+    /// The business unit number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business_unit: Option<String>,
+    /// `X-InContact-MasterId`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_contact_id: Option<String>,
+    /// `X-InContact-ContactId`: the spawned contact the Signal API targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<String>,
+}
+
+/// What the bot tried and what it was told.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HandoverInfo {
+    /// How the bot tried to hand over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<Mechanism>,
+    /// Usually `Escalate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_action: Option<String>,
+    /// Skill name or id the bot wanted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_skill: Option<String>,
+    /// `context.CXoneHandover` as the extension wrote it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal_result: Option<String>,
+    /// `input.extensionError.message`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extension_error: Option<String>,
+    /// `input.codeNodeError.message`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_error: Option<String>,
+    /// `input.handover.status`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_status: Option<String>,
+    /// `input.handover.error.reason` (`unsupported` | `error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_error_reason: Option<String>,
+    /// `input.handover.error.message`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_error_message: Option<String>,
+}
+
+/// Voice Gateway call-event details.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VoiceInfo {
+    /// `input.data.event`, e.g. `TRANSFER_DIAL_ERROR`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// VG call sid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_sid: Option<String>,
+    /// SIP Call-ID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sip_call_id: Option<String>,
+    /// e.g. `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_status: Option<String>,
+    /// SIP final status of the failed leg.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sip_status: Option<u16>,
+    /// SIP reason phrase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sip_reason: Option<String>,
+    /// Status of a SIP REFER.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refer_status: Option<u16>,
+    /// SIP status of a dial leg.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dial_sip_status: Option<u16>,
+    /// e.g. `no-answer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dial_call_status: Option<String>,
+}
+
+/// A handover-failure event, version 1, in canonical form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoverEvent {
+    /// Unique per event; derived from `conversationId` + `occurredAt` when the flow sent none.
+    pub event_id: String,
+    /// When the flow noticed the failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// Cognigy `input.sessionId`.
+    pub conversation_id: String,
+    /// Cognigy `input.userId` (may be a caller number: mask before showing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Cognigy `input.traceId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// Flow details.
+    #[serde(default)]
+    pub flow: FlowInfo,
+    /// CXone ids.
+    #[serde(default)]
+    pub cxone: CxoneIds,
+    /// The handover attempt.
+    #[serde(default)]
+    pub handover: HandoverInfo,
+    /// Voice Gateway details.
+    #[serde(default)]
+    pub voice: VoiceInfo,
+    /// The keys of `context` that were present and non-empty (values are not kept: they
+    /// can hold customer data, and only their presence is diagnosed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context_keys: Vec<String>,
+}
+
+impl HandoverEvent {
+    /// Parses a webhook body tolerantly (see the module docs).
+    ///
+    /// # Errors
+    /// [`EventError`] naming what to change: not JSON, no `conversationId`, or a field
+    /// with an unusable value.
+    pub fn parse(body: &[u8]) -> Result<Self, EventError> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| EventError::InvalidJson(format!("the body is not valid JSON: {e}")))?;
+        let Value::Object(root) = value else {
+            return Err(EventError::InvalidJson(
+                "the body must be a JSON object".into(),
+            ));
+        };
+        Self::from_object(&root, body)
+    }
+
+    /// Parses the canonical form written by [`HandoverEvent::to_json`] (or any event body).
+    ///
+    /// # Errors
+    /// As [`HandoverEvent::parse`].
+    pub fn from_json(bytes: &[u8]) -> Result<Self, EventError> {
+        Self::parse(bytes)
+    }
+
+    /// The canonical JSON form that is queued.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an event always serialises")
+    }
+
+    /// The contact id the Signal API targets, unless absent or the placeholder.
+    pub fn real_contact_id(&self) -> Option<&str> {
+        self.cxone
+            .contact_id
+            .as_deref()
+            .filter(|id| *id != PLACEHOLDER_CONTACT_ID)
+    }
+
+    fn from_object(root: &Map<String, Value>, body: &[u8]) -> Result<Self, EventError> {
+        let conversation_id = match get(root, "conversationId", "conversation_id") {
+            None => None,
+            Some(v) => scalar_string(v, "conversationId")?,
+        };
+        let conversation_id = conversation_id.ok_or(EventError::MissingConversationId)?;
+        if conversation_id.chars().count() > MAX_ID_LEN {
+            return Err(EventError::field(
+                "conversationId",
+                format!("conversationId is longer than {MAX_ID_LEN} characters"),
+            ));
+        }
+
+        let occurred_at = match get(root, "occurredAt", "occurred_at") {
+            None => None,
+            Some(v) => parse_time(v, "occurredAt")?,
+        };
+
+        let event_id = match get(root, "eventId", "event_id") {
+            None => None,
+            Some(v) => scalar_string(v, "eventId")?,
+        };
+        if let Some(id) = &event_id {
+            if id.chars().count() > MAX_ID_LEN {
+                return Err(EventError::field(
+                    "eventId",
+                    format!("eventId is longer than {MAX_ID_LEN} characters"),
+                ));
+            }
+        }
+        let event_id =
+            event_id.unwrap_or_else(|| derive_event_id(&conversation_id, occurred_at, body));
+
+        let flow = object(root, "flow", "flow")?;
+        let flow = FlowInfo {
+            project_id: opt_str(flow, "flow.projectId", "projectId", "project_id")?,
+            flow_name: opt_str(flow, "flow.flowName", "flowName", "flow_name")?,
+            endpoint_type: opt_str(flow, "flow.endpointType", "endpointType", "endpoint_type")?,
+            channel: opt_str(flow, "flow.channel", "channel", "channel")?,
+            environment: opt_str(flow, "flow.environment", "environment", "environment")?,
+        };
+
+        let cx = object(root, "cxone", "cxone")?;
+        let cxone = CxoneIds {
+            business_unit: opt_str(cx, "cxone.businessUnit", "businessUnit", "business_unit")?,
+            master_contact_id: opt_str(
+                cx,
+                "cxone.masterContactId",
+                "masterContactId",
+                "master_contact_id",
+            )?,
+            contact_id: match opt_str(cx, "cxone.contactId", "contactId", "contact_id")? {
+                some @ Some(_) => some,
+                None => opt_str(
+                    cx,
+                    "cxone.spawnedContactId",
+                    "spawnedContactId",
+                    "spawned_contact_id",
+                )?,
+            },
+        };
+
+        let h = object(root, "handover", "handover")?;
+        let mechanism = match opt_str(h, "handover.mechanism", "mechanism", "mechanism")? {
+            None => None,
+            Some(m) => Some(Mechanism::parse(&m).ok_or_else(|| {
+                EventError::field(
+                    "handover.mechanism",
+                    format!(
+                        "handover.mechanism {m:?} is not one of cxone_signal, handover_provider, vg_transfer"
+                    ),
+                )
+            })?),
+        };
+        let handover = HandoverInfo {
+            mechanism,
+            requested_action: opt_str(
+                h,
+                "handover.requestedAction",
+                "requestedAction",
+                "requested_action",
+            )?,
+            target_skill: opt_str(h, "handover.targetSkill", "targetSkill", "target_skill")?,
+            signal_result: opt_str(h, "handover.signalResult", "signalResult", "signal_result")?,
+            extension_error: opt_str(
+                h,
+                "handover.extensionError",
+                "extensionError",
+                "extension_error",
+            )?,
+            code_error: opt_str(h, "handover.codeError", "codeError", "code_error")?,
+            provider_status: opt_str(
+                h,
+                "handover.providerStatus",
+                "providerStatus",
+                "provider_status",
+            )?,
+            provider_error_reason: opt_str(
+                h,
+                "handover.providerErrorReason",
+                "providerErrorReason",
+                "provider_error_reason",
+            )?,
+            provider_error_message: opt_str(
+                h,
+                "handover.providerErrorMessage",
+                "providerErrorMessage",
+                "provider_error_message",
+            )?,
+        };
+
+        let vo = object(root, "voice", "voice")?;
+        let voice = VoiceInfo {
+            event: opt_str(vo, "voice.event", "event", "event")?,
+            call_sid: opt_str(vo, "voice.callSid", "callSid", "call_sid")?,
+            sip_call_id: opt_str(vo, "voice.sipCallId", "sipCallId", "sip_call_id")?,
+            call_status: opt_str(vo, "voice.callStatus", "callStatus", "call_status")?,
+            sip_status: opt_status(vo, "voice.sipStatus", "sipStatus", "sip_status")?,
+            sip_reason: opt_str(vo, "voice.sipReason", "sipReason", "sip_reason")?,
+            refer_status: opt_status(vo, "voice.referStatus", "referStatus", "refer_status")?,
+            dial_sip_status: opt_status(
+                vo,
+                "voice.dialSipStatus",
+                "dialSipStatus",
+                "dial_sip_status",
+            )?,
+            dial_call_status: opt_str(
+                vo,
+                "voice.dialCallStatus",
+                "dialCallStatus",
+                "dial_call_status",
+            )?,
+        };
+
+        let context_keys = match get(root, "context", "context") {
+            None => Vec::new(),
+            Some(Value::Object(ctx)) => ctx
+                .iter()
+                .filter(|(_, v)| !is_empty(v))
+                .map(|(k, _)| k.clone())
+                .collect(),
+            // The canonical form carries the key list instead of the values.
+            Some(_) => {
+                return Err(EventError::field(
+                    "context",
+                    "context must be a JSON object",
+                ));
+            }
+        };
+        let context_keys = if context_keys.is_empty() {
+            match root.get("contextKeys") {
+                Some(Value::Array(keys)) => keys
+                    .iter()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect(),
+                _ => context_keys,
+            }
+        } else {
+            context_keys
+        };
+
+        Ok(HandoverEvent {
+            event_id,
+            occurred_at,
+            conversation_id,
+            user_id: opt_str(root, "userId", "userId", "user_id")?,
+            trace_id: opt_str(root, "traceId", "traceId", "trace_id")?,
+            flow,
+            cxone,
+            handover,
+            voice,
+            context_keys,
+        })
+    }
+}
+
+/// The event id used when the flow sent none: stable for retries of the same body.
+fn derive_event_id(
+    conversation_id: &str,
+    occurred_at: Option<DateTime<Utc>>,
+    body: &[u8],
+) -> String {
+    match occurred_at {
+        Some(at) => format!(
+            "{conversation_id}:{}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => {
+            let digest = Sha256::digest(body);
+            format!("{conversation_id}:{}", hex::encode(&digest[..8]))
+        }
+    }
+}
+
+fn get<'a>(obj: &'a Map<String, Value>, camel: &str, snake: &str) -> Option<&'a Value> {
+    obj.get(camel)
+        .or_else(|| obj.get(snake))
+        .filter(|v| !is_empty(v))
+}
+
+/// `null`, `""` (after trimming) and `{}` / `[]` all mean "absent".
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
+fn object<'a>(
+    root: &'a Map<String, Value>,
+    camel: &str,
+    snake: &str,
+) -> Result<&'a Map<String, Value>, EventError> {
+    match get(root, camel, snake) {
+        None => Ok(&EMPTY),
+        Some(Value::Object(o)) => Ok(o),
+        Some(_) => Err(EventError::field(
+            camel,
+            format!("{camel} must be a JSON object"),
+        )),
+    }
+}
+
+fn scalar_string(v: &Value, path: &str) -> Result<Option<String>, EventError> {
+    match v {
+        Value::String(s) => {
+            let s = s.trim();
+            Ok((!s.is_empty()).then(|| s.to_string()))
+        }
+        Value::Number(n) => Ok(Some(n.to_string())),
+        Value::Bool(b) => Ok(Some(b.to_string())),
+        Value::Null => Ok(None),
+        _ => Err(EventError::field(
+            path,
+            format!("{path} must be a string or a number"),
+        )),
+    }
+}
+
+fn opt_str(
+    obj: &Map<String, Value>,
+    path: &str,
+    camel: &str,
+    snake: &str,
+) -> Result<Option<String>, EventError> {
+    match get(obj, camel, snake) {
+        None => Ok(None),
+        // signalResult and the error fields are free text the flow copies from objects at
+        // times; keep an object as its JSON text rather than refusing the event.
+        Some(v @ (Value::Object(_) | Value::Array(_))) if path.starts_with("handover.") => {
+            Ok(Some(v.to_string()))
+        }
+        Some(v) => scalar_string(v, path),
+    }
+}
+
+fn opt_status(
+    obj: &Map<String, Value>,
+    path: &str,
+    camel: &str,
+    snake: &str,
+) -> Result<Option<u16>, EventError> {
+    let Some(v) = get(obj, camel, snake) else {
+        return Ok(None);
+    };
+    let bad = || {
+        EventError::field(
+            path,
+            format!("{path} must be a SIP/HTTP status such as 488"),
+        )
+    };
+    let n = match v {
+        Value::Number(n) => n.as_u64().ok_or_else(bad)?,
+        Value::String(s) => s.trim().parse::<u64>().map_err(|_| bad())?,
+        _ => return Err(bad()),
+    };
+    if !(100..=699).contains(&n) {
+        return Err(bad());
+    }
+    Ok(Some(n as u16))
+}
+
+fn parse_time(v: &Value, path: &str) -> Result<Option<DateTime<Utc>>, EventError> {
+    let bad = || {
+        EventError::field(
+            path,
+            format!("{path} must be an RFC 3339 time such as 2026-05-12T14:26:58Z"),
+        )
+    };
+    match v {
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                return Ok(Some(t.with_timezone(&Utc)));
+            }
+            // Cognigy's ISODate without an offset, and epoch numbers sent as strings.
+            if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
+                return Ok(Some(Utc.from_utc_datetime(&t)));
+            }
+            match s.parse::<i64>() {
+                Ok(n) => epoch(n).map(Some).ok_or_else(bad),
+                Err(_) => Err(bad()),
+            }
+        }
+        Value::Number(n) => n.as_i64().and_then(epoch).map(Some).ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
+
+/// Unix seconds, or milliseconds when the number is too large to be seconds.
+fn epoch(n: i64) -> Option<DateTime<Utc>> {
+    if n > 100_000_000_000 {
+        Utc.timestamp_millis_opt(n).single()
+    } else {
+        Utc.timestamp_opt(n, 0).single()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<HandoverEvent, EventError> {
+        HandoverEvent::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn numbers_may_arrive_as_strings_and_empty_strings_mean_absent() {
+        let e = parse(
+            r#"{"conversationId":"s-1","occurredAt":"2026-05-12T14:26:58Z",
+                "cxone":{"contactId":745512890123,"masterContactId":""},
+                "voice":{"sipStatus":"488","referStatus":"","dialSipStatus":487},
+                "unknown":{"x":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.cxone.contact_id.as_deref(), Some("745512890123"));
+        assert_eq!(e.cxone.master_contact_id, None);
+        assert_eq!(e.voice.sip_status, Some(488));
+        assert_eq!(e.voice.refer_status, None);
+        assert_eq!(e.voice.dial_sip_status, Some(487));
+        assert_eq!(e.event_id, "s-1:2026-05-12T14:26:58Z");
+    }
+
+    #[test]
+    fn missing_or_empty_conversation_id_is_refused() {
+        assert_eq!(
+            parse(r#"{"eventId":"x"}"#),
+            Err(EventError::MissingConversationId)
+        );
+        assert_eq!(
+            parse(r#"{"conversationId":"  "}"#),
+            Err(EventError::MissingConversationId)
+        );
+    }
+
+    #[test]
+    fn too_long_conversation_id_is_an_invalid_field() {
+        let long = "a".repeat(257);
+        let err = parse(&format!(r#"{{"conversationId":"{long}"}}"#)).unwrap_err();
+        assert!(
+            matches!(err, EventError::InvalidField { ref field, .. } if field == "conversationId")
+        );
+        assert!(parse(&format!(r#"{{"conversationId":"{}"}}"#, "a".repeat(256))).is_ok());
+    }
+
+    #[test]
+    fn a_non_object_body_is_invalid_json() {
+        assert!(matches!(parse("[1,2]"), Err(EventError::InvalidJson(_))));
+        assert!(matches!(parse("{nope"), Err(EventError::InvalidJson(_))));
+    }
+
+    #[test]
+    fn a_bad_status_names_its_field() {
+        let err = parse(r#"{"conversationId":"c","voice":{"sipStatus":"busy"}}"#).unwrap_err();
+        assert!(
+            matches!(err, EventError::InvalidField { ref field, .. } if field == "voice.sipStatus")
+        );
+    }
+
+    #[test]
+    fn snake_case_keys_from_older_flows_are_understood() {
+        let e = parse(
+            r#"{"conversation_id":"c","cxone":{"spawned_contact_id":"42"},"handover":{"signal_result":"x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.conversation_id, "c");
+        assert_eq!(e.cxone.contact_id.as_deref(), Some("42"));
+        assert_eq!(e.handover.signal_result.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn context_values_are_reduced_to_the_keys_present() {
+        let e =
+            parse(r#"{"conversationId":"c","context":{"routingData":{"a":1},"customerInfo":{}}}"#)
+                .unwrap();
+        assert_eq!(e.context_keys, vec!["routingData".to_string()]);
+    }
+
+    #[test]
+    fn the_canonical_form_parses_back_to_the_same_event() {
+        let e = parse(
+            r#"{"conversationId":"c","userId":"4155550123","context":{"routingData":{"a":1}},
+                "handover":{"mechanism":"cxone_signal","targetSkill":"Support"}}"#,
+        )
+        .unwrap();
+        let back = HandoverEvent::from_json(&e.to_json()).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn without_occurred_at_the_event_id_is_stable_for_the_same_body() {
+        let a = parse(r#"{"conversationId":"c"}"#).unwrap();
+        let b = parse(r#"{"conversationId":"c"}"#).unwrap();
+        assert_eq!(a.event_id, b.event_id);
+        assert!(a.event_id.starts_with("c:"));
+    }
+}
