@@ -15,3 +15,4 @@
 pub mod cxone;
 pub mod diagnosis;
 pub mod event;
+pub mod metrics;
