@@ -156,8 +156,15 @@ impl CxoneClient {
             Target::Path(segments) => format!("GET /{}", segments.join("/")),
             Target::Relative { segments, .. } => format!("GET /{}", segments.join("/")),
         };
-        if let Some((k, v)) = query.first() {
-            what.push_str(&format!("?{k}={v}"));
+        // The filter belongs in the description; paging parameters do not.
+        let filters: Vec<String> = query
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "top" | "skip"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !filters.is_empty() {
+            what.push('?');
+            what.push_str(&filters.join("&"));
         }
         let mut reauthenticated = false;
         loop {
