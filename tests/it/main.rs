@@ -2,5 +2,6 @@
 //! port 0, a unique `QUEUE_PREFIX` per test against the real RabbitMQ, and wiremock
 //! servers for CXone, Slack and Teams.
 
+mod cxone;
 mod receiver;
 mod support;
