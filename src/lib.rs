@@ -16,3 +16,4 @@ pub mod cxone;
 pub mod diagnosis;
 pub mod event;
 pub mod metrics;
+pub mod notify;
