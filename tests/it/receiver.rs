@@ -131,7 +131,8 @@ async fn rejected_requests_get_their_error_code_and_are_never_queued() {
     with_key_bad_sig.extend(cognigy("not-our-secret", now(), &b));
     let api = vec![("x-api-key", "key-1".to_string())];
 
-    let cases: Vec<(&str, Vec<(&str, String)>, Vec<u8>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "tampered body",
             good.clone(),
