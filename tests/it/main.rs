@@ -3,3 +3,5 @@
 //! servers for CXone, Slack and Teams.
 
 mod notify;
+mod receiver;
+mod support;
