@@ -19,6 +19,7 @@ pub mod cxone;
 pub mod diagnosis;
 pub mod event;
 pub mod metrics;
+pub mod notify;
 pub mod queue;
 pub mod receiver;
 pub mod replay;

@@ -3,5 +3,6 @@
 //! servers for CXone, Slack and Teams.
 
 mod cxone;
+mod notify;
 mod receiver;
 mod support;
