@@ -20,6 +20,7 @@
 #   MINIMAL_ARGS=""    extra flags for the minimal receiver (e.g. "--channels 4")
 #   FULL_ENV=""        extra VAR=value pairs for the full receiver
 #   SKIP_BUILD=1       use the binaries already in target/release
+#   PROFILE=release    (debug only for trying the script out: the figures mean nothing then)
 #   KEEP_WORK=1        keep the temp dir (requests, logs)
 # Exit: 0 on PASS (or no verdict asked), 1 on FAIL or error.
 
@@ -38,7 +39,7 @@ BODY_SIZE="${BODY_SIZE:-1500}"
 ensure_python
 ensure_wrk
 ensure_rabbitmq
-build_release
+build_release minimal
 make_vhost
 
 SECRET="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"

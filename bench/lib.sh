@@ -10,8 +10,6 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
 TOOLS="$BENCH_DIR/tools"
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_DIR/target}"
-BIN="$TARGET_DIR/release/handover-doctor"
-MINIMAL_BIN="$TARGET_DIR/release/examples/minimal_receiver"
 PY="${PYTHON:-python3}"
 
 RUN_ID="$(date +%s)-$$"
@@ -117,20 +115,37 @@ free_port() {
 
 # ---------------------------------------------------------------- build
 
-# Release binaries: the service and the minimal baseline, one cargo invocation, one feature set.
+# PROFILE=release (default) or debug: the drills check behaviour, not speed, so CI can run
+# them on the debug binary its tests already built instead of a second, release build.
+PROFILE="${PROFILE:-release}"
+BIN="$TARGET_DIR/$PROFILE/handover-doctor"
+MINIMAL_BIN="$TARGET_DIR/$PROFILE/examples/minimal_receiver"
+
+# build_release [minimal]: the service binary, plus the minimal baseline when asked (one
+# cargo invocation, one feature set, so nothing is compiled twice).
 build_release() {
+  local targets=(--bin handover-doctor) features=()
+  if [[ "${1:-}" == minimal ]]; then
+    targets+=(--example minimal_receiver)
+    features=(--features bench)
+  fi
+  local profile_flag=()
+  [[ "$PROFILE" == release ]] && profile_flag=(--release)
   if [[ "${SKIP_BUILD:-0}" == 1 ]]; then
     log "SKIP_BUILD=1: using existing binaries"
   else
-    log "building release binaries (cargo build --release --features bench)"
-    (cd "$REPO_DIR" && cargo build --release --features bench \
-      --bin handover-doctor --example minimal_receiver) >"$WORK/build.log" 2>&1 || {
+    log "building: cargo build ${profile_flag[*]} ${features[*]} ${targets[*]}"
+    (cd "$REPO_DIR" && cargo build "${profile_flag[@]}" "${features[@]}" "${targets[@]}") \
+      >"$WORK/build.log" 2>&1 || {
       tail -30 "$WORK/build.log" >&2
-      die "release build failed"
+      die "build failed"
     }
   fi
   [[ -x "$BIN" ]] || die "missing $BIN"
-  [[ -x "$MINIMAL_BIN" ]] || die "missing $MINIMAL_BIN"
+  if [[ "${1:-}" == minimal ]]; then
+    [[ -x "$MINIMAL_BIN" ]] || die "missing $MINIMAL_BIN"
+  fi
+  return 0
 }
 
 # Does the handover-doctor binary have this subcommand (and role)? Drills that need the
