@@ -22,6 +22,8 @@
 #   SKIP_BUILD=1       use the binaries already in target/release
 #   PROFILE=release    (debug only for trying the script out: the figures mean nothing then)
 #   KEEP_WORK=1        keep the temp dir (requests, logs)
+#   PERF=1             profile each receiver (perf record) during round 1; prints the top
+#                      symbols by self time (where the time goes)
 # Exit: 0 on PASS (or no verdict asked), 1 on FAIL or error.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -96,7 +98,14 @@ drive() {
   local reqfile="$WORK/requests-$name-$round.lua"
   "$PY" "$TOOLS/events.py" wrk-lua --count "$REQUESTS" --size "$BODY_SIZE" \
     --secret "$SECRET" --run-id "$RUN_ID-$name-$round" --out "$reqfile"
-  local cpu0 cpu1 out
+  local cpu0 cpu1 out perf_pid=""
+  if [[ "${PERF:-0}" == 1 && "$round" == 1 ]]; then
+    # A CPU profile of the receiver during the first measured round (call graphs from
+    # frame pointers are poor in release builds; flat self-time is what we read).
+    perf record -q -F 499 -p "${PID[$name]}" -o "$WORK/perf-$name.data" -- sleep "${duration%s}" \
+      >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   cpu0="$(cpu_secs "${PID[$name]}")"
   out="$(HD_BENCH_REQUESTS="$reqfile" wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$duration" \
     --timeout 10s -s "$BENCH_DIR/ingest.lua" "http://127.0.0.1:${PORT[$name]}" 2>&1)" || {
@@ -104,6 +113,11 @@ drive() {
     die "wrk failed against $name"
   }
   cpu1="$(cpu_secs "${PID[$name]}")"
+  if [[ -n "$perf_pid" ]]; then
+    wait "$perf_pid" 2>/dev/null
+    perf report -i "$WORK/perf-$name.data" --no-children --stdio --sort dso,symbol \
+      --percent-limit 0.7 2>/dev/null | grep -v '^#' | grep -v '^$' >"$WORK/perf-$name.txt"
+  fi
   local line
   line="$(grep '^RESULT ' <<<"$out")" || {
     echo "$out" >&2
@@ -115,8 +129,14 @@ drive() {
   cpu_ms_per_k="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$reqs" 'BEGIN { printf "%.1f", (n > 0 ? (b - a) * 1e6 / n : 0) }')"
   # What the broker holds now (queues were purged before the run): proves the 202s were
   # stored; it can exceed the 2xx count by the requests wrk abandoned at the end of the run.
-  local queued
-  queued="$(queue_depths | awk -v q="bench-$RUN_ID-$name.jobs" '$1 == q { print $2 }')"
+  # A quorum queue's message count is published with a delay: read until it holds still.
+  local queued="" prev=""
+  for _ in $(seq 1 15); do
+    queued="$(queue_depths | awk -v q="bench-$RUN_ID-$name.jobs" '$1 == q { print $2 }')"
+    [[ -n "$queued" && "$queued" == "$prev" ]] && break
+    prev="$queued"
+    sleep 1
+  done
   echo "$line cpu_ms_per_1k=$cpu_ms_per_k rss_mb=$(rss_mb "${PID[$name]}") queued=${queued:-?}"
 }
 
@@ -156,6 +176,15 @@ while read -r name round res; do
     "$(field requests "x $res")" "$(field queued "x $res")"
 done <"$RESULTS"
 echo
+
+if [[ "${PERF:-0}" == 1 ]]; then
+  for name in "${ORDER[@]}"; do
+    echo "perf: $name, top symbols by self time (round 1)"
+    head -30 "$WORK/perf-$name.txt" 2>/dev/null |
+      sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//; s/[[:space:]]+/ /g; s/^/  /'
+    echo
+  done
+fi
 
 if [[ -n "${FULL_MISSING:-}" ]]; then
   echo "VERDICT: FAIL - the full receiver (handover-doctor serve --role receiver) is not on this branch yet"
