@@ -4,5 +4,6 @@
 
 mod cxone;
 mod notify;
+mod proptests;
 mod receiver;
 mod support;
