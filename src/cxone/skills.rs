@@ -255,8 +255,10 @@ impl CxoneClient {
                         ids.push(id);
                     }
                 }
-                let details: Vec<Option<HoursOfOperation>> = futures_util::stream::iter(ids.iter())
-                    .map(|id| self.hours_profile(id))
+                let details: Vec<Option<HoursOfOperation>> = futures_util::stream::iter(ids)
+                    // Owned ids: a closure over borrowed ones makes the future not
+                    // provably Send for every lifetime, and workers spawn it.
+                    .map(|id| async move { self.hours_profile(&id).await })
                     .buffered(HOURS_CONCURRENCY)
                     .try_collect()
                     .await?;
