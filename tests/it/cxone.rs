@@ -593,3 +593,89 @@ async fn with_caching_off_every_gather_reads_the_skill_again() {
     }
     assert_eq!(stub.api_requests(&format!("skills/{SKILL_ID}")).await, 2);
 }
+
+#[tokio::test]
+async fn a_refused_login_is_not_retried_for_every_job_of_a_burst() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    stub.mount_token_error(400, "invalid_grant").await;
+    let client = stub.client();
+    let ev = event(CONTACT_ID, None);
+    for _ in 0..5 {
+        let e = gather(Some(&client), Some(&ev), None).await;
+        assert!(
+            matches!(&e, CxoneEvidence::Unreachable(p) if p.kind == ProblemKind::AuthFailed),
+            "{e:?}"
+        );
+    }
+    assert_eq!(stub.token_requests().await, 1);
+}
+
+#[tokio::test]
+async fn an_unanswering_discovery_makes_cxone_unreachable_with_unavailable() {
+    let stub = CxoneStub::start_bare().await;
+    wiremock::Mock::given(method("GET"))
+        .and(path("/.well-known/openid-configuration"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&stub.server)
+        .await;
+    let client = stub.client();
+    let e = gather(Some(&client), Some(&event(CONTACT_ID, None)), None).await;
+    let CxoneEvidence::Unreachable(problem) = e else {
+        panic!("expected Unreachable, got {e:?}");
+    };
+    assert_eq!(problem.kind, ProblemKind::Unavailable);
+    assert_eq!(
+        stub.requests_to_path("/.well-known/openid-configuration")
+            .await
+            .len(),
+        5
+    );
+}
+
+#[tokio::test]
+async fn a_token_is_renewed_before_it_expires() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    stub.mount_cxone_configuration().await;
+    // A one-second token is renewed at half-life.
+    stub.mount_token(stub.token_response(1)).await;
+    stub.mount_story().await;
+    let client = stub.client();
+    client.get_contact(CONTACT_ID).await.unwrap();
+    client.get_contact(CONTACT_ID).await.unwrap();
+    assert_eq!(stub.token_requests().await, 1);
+    // Waiting for the clock, not for work: the token has to age past its renewal point.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    client.get_contact(CONTACT_ID).await.unwrap();
+    assert_eq!(stub.token_requests().await, 2);
+    // Discovery is kept: only the token was fetched again.
+    assert_eq!(
+        stub.requests_to_path("/.well-known/cxone-configuration")
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_discovery_token_and_api_requests_by_template() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let client = stub.client();
+    client.get_contact(CONTACT_ID).await.unwrap();
+    client.get_contact("555").await.unwrap();
+    let count = |endpoint, status| {
+        stub.metrics.count(
+            "cxone_requests",
+            &[("endpoint", endpoint), ("status", status)],
+        )
+    };
+    assert_eq!(count("/.well-known/openid-configuration", "200"), 1);
+    assert_eq!(count("/auth/token", "200"), 1);
+    assert_eq!(count("/.well-known/cxone-configuration", "200"), 1);
+    assert_eq!(count("/contacts/{id}", "200"), 1);
+    assert_eq!(count("/contacts/{id}", "404"), 1);
+    let text = stub.metrics.render();
+    assert!(!text.contains(CONTACT_ID), "ids never become label values");
+}
