@@ -182,6 +182,42 @@ mod tests {
         assert_eq!(SkillRef::parse("  "), None);
     }
 
+    #[test]
+    fn gathering_can_run_on_any_worker_task() {
+        fn assert_send<T: Send + 'static>(_: &T) {}
+        fn assert_sync<T: Send + Sync>() {}
+        assert_sync::<CxoneClient>();
+        let client = CxoneClient::new(
+            crate::cxone::CxoneSettings {
+                client_id: Some("a".into()),
+                client_secret: Some("b".to_string().into()),
+                access_key_id: Some("c".to_string().into()),
+                access_key_secret: Some("d".to_string().into()),
+                ..Default::default()
+            },
+            std::sync::Arc::new(crate::metrics::Metrics::new()),
+        )
+        .unwrap();
+        let fut = async move { gather(Some(&client), None, Some("1")).await };
+        assert_send(&fut);
+        let c2 = CxoneClient::new(
+            crate::cxone::CxoneSettings {
+                client_id: Some("a".into()),
+                client_secret: Some("b".to_string().into()),
+                access_key_id: Some("c".to_string().into()),
+                access_key_secret: Some("d".to_string().into()),
+                ..Default::default()
+            },
+            std::sync::Arc::new(crate::metrics::Metrics::new()),
+        )
+        .unwrap();
+        let pages = async move {
+            let now = chrono::Utc::now();
+            c2.completed_contacts(now, now, None, None).await
+        };
+        assert_send(&pages);
+    }
+
     #[tokio::test]
     async fn without_a_client_cxone_is_not_configured() {
         assert_eq!(
