@@ -3,4 +3,7 @@
 //! servers for CXone, Slack and Teams.
 
 mod cxone;
+mod notify;
+mod proptests;
+mod receiver;
 mod support;
