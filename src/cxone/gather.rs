@@ -100,7 +100,8 @@ async fn skill_facts(client: &CxoneClient, target: SkillRef) -> SkillFacts {
 /// * otherwise [`CxoneEvidence::Checked`], each look-up on its own.
 ///
 /// The contact is `contact_id` when given, else the event's `cxone.contactId`; an absent
-/// id or the placeholder `100000000000` skips the contact reads. The target skill is the
+/// id or the placeholder `100000000000` skips the contact reads, and an id that is not a
+/// number reads as "not found" without asking (CXone contact ids are numbers). The target skill is the
 /// event's `handover.targetSkill` (all digits: an id; else a name looked up in the skills
 /// list), else the contact's own `skillId`.
 pub async fn gather(
@@ -124,15 +125,18 @@ pub async fn gather(
         .and_then(|e| e.handover.target_skill.as_deref())
         .and_then(SkillRef::parse);
 
+    // CXone contact ids are numbers: anything else (an unrendered `{{...}}` template, a
+    // Cognigy session id) names no contact, and asking CXone would only earn a 400.
+    let numeric = contact_id.is_some_and(|id| id.chars().all(|c| c.is_ascii_digit()));
     let contact_reads = async {
         match contact_id {
-            None => None,
-            Some(id) => Some(tokio::join!(
+            Some(id) if numeric => Some(tokio::join!(
                 client.get_contact(id),
                 client.state_history(id),
                 client.hierarchy(id),
                 client.is_active(id),
             )),
+            _ => None,
         }
     };
     let event_skill_reads = async {
@@ -149,6 +153,8 @@ pub async fn gather(
         facts.states = lookup(states);
         facts.hierarchy = lookup(hierarchy);
         facts.still_active = active.ok();
+    } else if contact_id.is_some() {
+        facts.contact = Lookup::NotFound;
     }
 
     let skill = match event_skill_facts {

@@ -545,6 +545,24 @@ async fn gather_skips_contact_reads_for_the_placeholder_and_reports_unknown_skil
         0,
         "the placeholder is never looked up"
     );
+    // A contact id that is not a number names no contact: not found, without asking.
+    let f = facts(
+        gather(
+            Some(&client),
+            Some(&event("{{context.contactId}}", None)),
+            None,
+        )
+        .await,
+    );
+    assert_eq!(f.contact, Lookup::NotFound);
+    assert_eq!(f.states, Lookup::NotLooked);
+    let contact_reads = stub
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path().contains("/contacts/"))
+        .count();
+    assert_eq!(contact_reads, 0);
     // A scanned contact id (no event) is looked up, skill taken from the contact.
     let f = facts(gather(Some(&client), None, Some(CONTACT_ID)).await);
     assert!(f.contact.found().is_some());
