@@ -7,7 +7,7 @@ use crate::event::{HandoverEvent, PLACEHOLDER_CONTACT_ID};
 
 use super::client::CxoneClient;
 use super::error::CxoneError;
-use super::types::Skill;
+use super::types::{AgentSkillAssignment, HoursOfOperation, Skill, SkillActivity};
 
 fn lookup<T>(r: Result<Option<T>, CxoneError>) -> Lookup<T> {
     match r {
@@ -40,9 +40,9 @@ impl SkillRef {
 /// The skill-level facts.
 struct SkillFacts {
     skill: Lookup<Skill>,
-    agents: Lookup<Vec<crate::cxone::types::AgentSkillAssignment>>,
-    activity: Lookup<crate::cxone::types::SkillActivity>,
-    hours: Lookup<crate::cxone::types::HoursOfOperation>,
+    agents: Lookup<Vec<AgentSkillAssignment>>,
+    activity: Lookup<SkillActivity>,
+    hours: Lookup<HoursOfOperation>,
 }
 
 impl SkillFacts {
@@ -57,12 +57,13 @@ impl SkillFacts {
 }
 
 async fn skill_facts(client: &CxoneClient, target: SkillRef) -> SkillFacts {
-    let id = match target {
-        SkillRef::Id(id) => id,
+    let (id, listed) = match target {
+        SkillRef::Id(id) => (id, None),
         SkillRef::Name(name) => match client.skill_by_name(&name).await {
             Ok(Some(skill)) => match skill.skill_id.clone() {
-                // Known by name: the list entry is the skill; read its details by id.
-                Some(id) => id,
+                // Known by name: read its details by id, keeping the list entry in case
+                // the detail read fails.
+                Some(id) => (id, Some(skill)),
                 None => {
                     return SkillFacts {
                         skill: Lookup::Found(skill),
@@ -84,8 +85,13 @@ async fn skill_facts(client: &CxoneClient, target: SkillRef) -> SkillFacts {
         client.skill_activity(&id),
         client.hours_for_skill(&id),
     );
+    let skill = match (lookup(skill), listed) {
+        (Lookup::Found(s), _) => Lookup::Found(s),
+        (_, Some(listed)) => Lookup::Found(listed),
+        (other, None) => other,
+    };
     SkillFacts {
-        skill: lookup(skill),
+        skill,
         agents: lookup(agents),
         activity: lookup(activity),
         hours: lookup(hours),
@@ -101,9 +107,12 @@ async fn skill_facts(client: &CxoneClient, target: SkillRef) -> SkillFacts {
 ///
 /// The contact is `contact_id` when given, else the event's `cxone.contactId`; an absent
 /// id or the placeholder `100000000000` skips the contact reads, and an id that is not a
-/// number reads as "not found" without asking (CXone contact ids are numbers). The target skill is the
-/// event's `handover.targetSkill` (all digits: an id; else a name looked up in the skills
-/// list), else the contact's own `skillId`.
+/// number reads as "not found" without asking (CXone contact ids are numbers).
+///
+/// The target skill is the event's `handover.targetSkill` (all digits: an id; else a name
+/// looked up in the skills list, whose entry stands in when the detail read fails), else
+/// the contact's own `skillId`. Skill reads are cached (`CXONE_CACHE_TTL_SECS`); contact
+/// reads never are, so a re-check sees the contact as it is now.
 pub async fn gather(
     client: Option<&CxoneClient>,
     event: Option<&HandoverEvent>,

@@ -503,6 +503,7 @@ async fn gather_resolves_a_target_skill_name_and_keeps_failures_separate() {
     stub.mount_story().await;
     stub.skill_agents(SKILL_ID, 403, json!({"error": "Forbidden"}))
         .await;
+    stub.skill(SKILL_ID, 500, Value::Null).await;
     let client = stub.client();
     let f = facts(
         gather(
@@ -512,7 +513,8 @@ async fn gather_resolves_a_target_skill_name_and_keeps_failures_separate() {
         )
         .await,
     );
-    assert!(f.skill.found().is_some());
+    // The detail read failed, so the skills-list entry stands in for it.
+    assert_eq!(f.skill.found().unwrap().skill_id.as_deref(), Some(SKILL_ID));
     let Lookup::Failed(problem) = &f.skill_agents else {
         panic!("expected a failed agents look-up, got {:?}", f.skill_agents);
     };
