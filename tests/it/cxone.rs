@@ -699,3 +699,17 @@ async fn metrics_count_discovery_token_and_api_requests_by_template() {
     let text = stub.metrics.render();
     assert!(!text.contains(CONTACT_ID), "ids never become label values");
 }
+
+#[tokio::test]
+async fn settings_read_from_the_stubs_variables_reach_the_stub() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let vars = stub.env_vars();
+    let settings = handover_doctor::cxone::CxoneSettings::from_env_map(|k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    assert!(settings.is_configured());
+    let client = stub.client_with(settings);
+    assert!(client.get_contact(CONTACT_ID).await.unwrap().is_some());
+}
