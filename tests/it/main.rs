@@ -4,6 +4,7 @@
 
 mod cxone;
 mod notify;
+mod pipeline;
 mod proptests;
 mod receiver;
 mod support;
