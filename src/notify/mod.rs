@@ -5,8 +5,12 @@
 //! The queue consumer hands each diagnosis over with [`NotifierHandle::submit`] and acks
 //! the broker delivery only when the returned [`Submission`] resolves to
 //! [`Disposition::Done`]: every destination has the message that contains it (or refused
-//! it for good), or it was a duplicate. [`Disposition::Requeue`] (shutdown) means nack
-//! with requeue: nothing is acked before it is delivered, so a crash loses nothing.
+//! it for good), or it was a duplicate. [`Disposition::Requeue`] means nack with
+//! requeue: at shutdown, and when a destination keeps failing through every retry (the
+//! notifier keeps the diagnosis and tries again at the group's next interval; handing the
+//! delivery back keeps it from sitting unacked past RabbitMQ's consumer timeout, and the
+//! redelivery simply rejoins the kept diagnosis). Nothing is acked before it is
+//! delivered, so a crash loses nothing.
 //!
 //! Inside, one loop ([`Notifier::run`]) owns the group timers ([`state`]), and one worker
 //! task per destination delivers that destination's messages in order ([`delivery`]), so a
@@ -47,7 +51,8 @@ use state::{Admission, Completion, EntryId, GroupKey, State, Timing};
 pub enum Disposition {
     /// Ack: delivered everywhere (or refused for good somewhere), or a duplicate.
     Done,
-    /// Nack with requeue: the notifier stopped before it could deliver.
+    /// Nack with requeue: the notifier stopped before it could deliver, or a destination
+    /// kept failing (the redelivery will rejoin the diagnosis the notifier kept).
     Requeue,
 }
 
@@ -162,6 +167,9 @@ impl NotifierHandle {
                     self.shared.metrics.notification(channel, "deduplicated");
                 }
                 tracing::info!(event_id = %event_id, "duplicate diagnosis; not notified again");
+            }
+            Admission::Rejoined => {
+                tracing::debug!(event_id = %event_id, "redelivered diagnosis rejoined its pending entry")
             }
             Admission::Closed => {
                 tracing::debug!(event_id = %event_id, "notifier stopping; diagnosis requeued")
