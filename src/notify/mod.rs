@@ -12,6 +12,38 @@
 //! redelivery simply rejoins the kept diagnosis). Nothing is acked before it is
 //! delivered, so a crash loses nothing.
 //!
+//! Wiring (what the `P.reports` consumer does):
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use handover_doctor::diagnosis::model::Diagnosis;
+//! # use handover_doctor::metrics::Metrics;
+//! # use handover_doctor::notify::{Disposition, Notifier, NotifySettings};
+//! # use tokio_util::sync::CancellationToken;
+//! # async fn wire(diagnosis: Diagnosis) -> anyhow::Result<()> {
+//! let settings = NotifySettings::from_env()?; // or from_env_map(|k| env.get(k))
+//! let notifier = Notifier::new(settings, Arc::new(Metrics::new()))?;
+//! let handle = notifier.handle();
+//! let cancel = CancellationToken::new();
+//! let running = tokio::spawn(notifier.run(cancel.clone()));
+//! // For each delivery of P.reports (parse the body into a Diagnosis first):
+//! let submission = handle.submit(diagnosis);
+//! tokio::spawn(async move {
+//!     match submission.await {
+//!         Disposition::Done => { /* basic_ack */ }
+//!         Disposition::Requeue => { /* basic_nack with requeue */ }
+//!     }
+//! });
+//! // At shutdown:
+//! cancel.cancel();
+//! running.await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Each diagnosis stays unacked while its group waits, so the consumer's prefetch bounds
+//! how many failures one message can gather: set it well above the largest burst.
+//!
 //! Inside, one loop ([`Notifier::run`]) owns the group timers ([`state`]), and one worker
 //! task per destination delivers that destination's messages in order ([`delivery`]), so a
 //! slow or rate-limited Slack never holds up Teams. Time comes from a [`clock::Clock`], so
