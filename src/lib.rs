@@ -26,3 +26,4 @@ pub mod replay;
 pub mod roles;
 pub mod startup;
 pub mod telemetry;
+pub mod worker;

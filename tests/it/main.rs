@@ -2,6 +2,8 @@
 //! port 0, a unique `QUEUE_PREFIX` per test against the real RabbitMQ, and wiremock
 //! servers for CXone, Slack and Teams.
 
+mod cxone;
 mod notify;
+mod proptests;
 mod receiver;
 mod support;
