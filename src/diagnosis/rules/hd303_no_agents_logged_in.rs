@@ -30,7 +30,7 @@ impl Rule for NoAgentsLoggedIn {
         let logged_in = activity.and_then(|a| a.agents_logged_in);
         let when = activity
             .and_then(|a| a.server_time)
-            .map(|t| format!(" at {}", hms(t)))
+            .map(|t| format!(" at {} (when diagnosed)", hms(t)))
             .unwrap_or_default();
         let message = if usable == Some(0) {
             format!(
