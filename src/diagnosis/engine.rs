@@ -250,7 +250,7 @@ fn timeline(ev: &Evidence) -> Vec<TimelineEntry> {
         if let Some(agent) = &s.agent_id {
             parts.push(format!("agent {agent}"));
         }
-        if let Some(d) = s.duration {
+        if let Some(d) = s.duration.filter(|d| *d > 0.0) {
             parts.push(support::secs(d));
         }
         let name = s.contact_state_name.as_deref().unwrap_or("State");
