@@ -361,3 +361,19 @@ fn explain_documents_every_code() {
         }
     }
 }
+
+#[test]
+fn the_scenario_readme_table_matches_what_the_scenarios_give() {
+    let root = fixtures().join("rules");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut rows = 0;
+    for line in readme.lines().filter(|l| l.starts_with("| HD")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let d = diagnose(&load_evidence(&root.join(cells[1]).join(cells[2])));
+        assert_eq!(d.verdict.code.as_str(), cells[3], "{line}");
+        let findings: Vec<&str> = d.findings.iter().map(|f| f.code.as_str()).collect();
+        assert_eq!(findings.join(" "), cells[4], "{line}");
+        rows += 1;
+    }
+    assert_eq!(rows, 2 * Code::ALL.len());
+}
