@@ -143,14 +143,17 @@ fn fallback_finding(ev: &Evidence) -> Finding {
                 .map(|c| format!(" for contact {c}"))
                 .unwrap_or_default()
         ),
-        _ if ev.event.is_some() => "the payload reports no error".to_string(),
+        _ if ev.event.is_some() => {
+            "the payload reports no error (and no signalResult saying whether CXone accepted a signal)"
+                .to_string()
+        }
         _ => "there is no webhook event".to_string(),
     };
     let (message, fix) = match &ev.cxone {
         CxoneEvidence::Checked(_) => (
             format!(
-                "No rule found a cause: {bot}, and CXone's data for {} shows nothing that explains a failed handover.",
-                contact.as_deref().unwrap_or("the contact")
+                "No rule found a cause: {bot}, and CXone shows {}; nothing there explains a failed handover.",
+                cxone_summary(ev, contact.as_deref().unwrap_or("the contact"))
             ),
             "Look at the contact in CXone (Studio trace, contact history) and at the session in Cognigy's logs; if this pattern recurs, report it so a rule can be added.",
         ),
@@ -168,6 +171,29 @@ fn fallback_finding(ev: &Evidence) -> Finding {
         fix,
         json!({ "fallback": true, "contactId": contact }),
     )
+}
+
+/// One phrase on what CXone knows of the contact, for the fallback finding.
+fn cxone_summary(ev: &Evidence, id: &str) -> String {
+    let Some(c) = ev.contact() else {
+        return format!("no data for contact {id}");
+    };
+    let queued = match support::reached_queue(ev) {
+        Some(true) => "reached a queue",
+        Some(false) => "never reached a queue",
+        None => "may or may not have reached a queue",
+    };
+    match support::contact_end(ev) {
+        Some(end) => format!(
+            "that contact {id} {queued}, was not taken by an agent, and ended at {}{}",
+            support::hms(end),
+            c.end_reason
+                .as_deref()
+                .map(|r| format!(" (\"{r}\")"))
+                .unwrap_or_default()
+        ),
+        None => format!("that contact {id} {queued} and has not been taken by an agent"),
+    }
 }
 
 fn cxone_check(ev: &Evidence) -> CxoneCheck {
@@ -649,5 +675,20 @@ mod tests {
         assert!(findings < fix && fix < timeline, "{text}");
         assert!(text.contains("HD109 missing-context (warning)"));
         assert!(!text.contains("5550123"));
+    }
+
+    #[test]
+    fn with_cxone_but_no_cause_the_fallback_describes_the_contact() {
+        // The flow sent no signalResult, so HD204 cannot claim the signal was accepted.
+        let d = diagnose(&evidence(
+            event("", FULL_CONTEXT),
+            ended_in_prequeue(72),
+            at(900),
+        ));
+        assert_eq!(codes(&d), vec![Code::Hd402]);
+        let message = &d.findings[0].message;
+        assert!(message.contains("never reached a queue"), "{message}");
+        assert!(d.verdict.title.contains("No cause found"));
+        assert!(!needs_recheck(&d));
     }
 }
