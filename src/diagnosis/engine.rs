@@ -691,4 +691,17 @@ mod tests {
         assert!(d.verdict.title.contains("No cause found"));
         assert!(!needs_recheck(&d));
     }
+
+    #[test]
+    fn a_signal_to_another_contact_than_the_calls_is_the_wrong_contact() {
+        let stale = "Error signaling CXone with: 'Escalate' for contactId: 745512880999; error: CXone API Client: Error sending handover signal: 404: Not Found";
+        let d = diagnose(&evidence(
+            event(stale, FULL_CONTEXT),
+            CxoneEvidence::NotConfigured,
+            at(60),
+        ));
+        assert_eq!(codes(&d), vec![Code::Hd105, Code::Hd202]);
+        assert!(d.findings[1].message.contains("745512880999"));
+        assert!(d.findings[1].message.contains("745512890123"));
+    }
 }
