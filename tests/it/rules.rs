@@ -360,6 +360,15 @@ fn explain_documents_every_code() {
             assert!(text.contains(section), "{code} lacks {section}");
         }
     }
+    let list = handover_doctor::diagnosis::explain_list();
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), Code::ALL.len());
+    for (line, code) in lines.iter().zip(Code::ALL) {
+        assert!(
+            line.starts_with(code.as_str()) && line.contains(code.name()),
+            "{line}"
+        );
+    }
 }
 
 #[test]
