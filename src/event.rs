@@ -8,7 +8,7 @@
 //! is re-serialised in canonical camelCase form; that form is what travels through the
 //! queue (the raw body, which may hold caller data we do not need, never does).
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -421,22 +421,28 @@ impl HandoverEvent {
     }
 }
 
-/// The event id used when the flow sent none: stable for retries of the same body.
+/// The event id used when the flow sent none: stable for retries of the same body, and
+/// never longer than [`MAX_ID_LEN`] (the canonical form carries it as `eventId`, which must
+/// parse back).
 fn derive_event_id(
     conversation_id: &str,
     occurred_at: Option<DateTime<Utc>>,
     body: &[u8],
 ) -> String {
-    match occurred_at {
-        Some(at) => format!(
-            "{conversation_id}:{}",
-            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ),
-        None => {
-            let digest = Sha256::digest(body);
-            format!("{conversation_id}:{}", hex::encode(&digest[..8]))
-        }
+    let suffix = match occurred_at {
+        Some(at) => at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        None => hex::encode(&Sha256::digest(body)[..8]),
+    };
+    let id = format!("{conversation_id}:{suffix}");
+    if id.chars().count() <= MAX_ID_LEN {
+        return id;
     }
+    // A conversation id near the limit: keep its start plus a digest of all of it, so the
+    // id stays unique per conversation as well as short enough.
+    let digest = hex::encode(&Sha256::digest(conversation_id.as_bytes())[..8]);
+    let room = MAX_ID_LEN - suffix.chars().count() - digest.len() - 2;
+    let head: String = conversation_id.chars().take(room).collect();
+    format!("{head}~{digest}:{suffix}")
 }
 
 fn get<'a>(obj: &'a Map<String, Value>, camel: &str, snake: &str) -> Option<&'a Value> {
@@ -539,22 +545,26 @@ fn parse_time(v: &Value, path: &str) -> Result<Option<DateTime<Utc>>, EventError
             format!("{path} must be an RFC 3339 time such as 2026-05-12T14:26:58Z"),
         )
     };
-    match v {
+    let t = match v {
         Value::String(s) => {
             let s = s.trim();
             if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-                return Ok(Some(t.with_timezone(&Utc)));
-            }
-            // Cognigy's ISODate without an offset, and epoch numbers sent as strings.
-            if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
-                return Ok(Some(Utc.from_utc_datetime(&t)));
-            }
-            match s.parse::<i64>() {
-                Ok(n) => epoch(n).map(Some).ok_or_else(bad),
-                Err(_) => Err(bad()),
+                Some(t.with_timezone(&Utc))
+            } else if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
+                // Cognigy's ISODate without an offset.
+                Some(Utc.from_utc_datetime(&t))
+            } else {
+                // Epoch numbers sent as strings.
+                s.parse::<i64>().ok().and_then(epoch)
             }
         }
-        Value::Number(n) => n.as_i64().and_then(epoch).map(Some).ok_or_else(bad),
+        Value::Number(n) => n.as_i64().and_then(epoch),
+        _ => None,
+    };
+    // Only years RFC 3339 can write: the canonical form must parse back (an epoch in
+    // milliseconds far in the future once made year 10000, found by tests/it/proptests.rs).
+    match t {
+        Some(t) if (0..=9999).contains(&t.year()) => Ok(Some(t)),
         _ => Err(bad()),
     }
 }
@@ -657,6 +667,42 @@ mod tests {
         .unwrap();
         let back = HandoverEvent::from_json(&e.to_json()).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn an_occurred_at_past_year_9999_is_an_invalid_field() {
+        // Found by tests/it/proptests.rs: epoch milliseconds 253402300826820 were accepted
+        // as year 10000, which RFC 3339 cannot write, so the canonical form did not parse.
+        for at in [
+            r#""253402300826820""#,
+            "253402300826820",
+            r#""9999-12-31T23:00:00-05:00""#,
+        ] {
+            let err = parse(&format!(r#"{{"conversationId":"c","occurredAt":{at}}}"#)).unwrap_err();
+            assert!(
+                matches!(err, EventError::InvalidField { ref field, .. } if field == "occurredAt"),
+                "{at}: {err:?}"
+            );
+        }
+        assert!(parse(r#"{"conversationId":"c","occurredAt":"9999-12-31T23:59:59Z"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_derived_event_id_never_exceeds_the_id_limit() {
+        // Found by tests/it/proptests.rs: a 256-char conversationId made a 273-char event
+        // id, and the canonical form then failed to parse back.
+        let long = "a".repeat(MAX_ID_LEN);
+        for body in [
+            format!(r#"{{"conversationId":"{long}"}}"#),
+            format!(r#"{{"conversationId":"{long}","occurredAt":"2026-05-12T14:26:58Z"}}"#),
+        ] {
+            let e = parse(&body).unwrap();
+            assert!(e.event_id.chars().count() <= MAX_ID_LEN, "{}", e.event_id);
+            assert_eq!(HandoverEvent::from_json(&e.to_json()), Ok(e));
+        }
+        let other = parse(&format!(r#"{{"conversationId":"{}b"}}"#, "a".repeat(255))).unwrap();
+        let e = parse(&format!(r#"{{"conversationId":"{long}"}}"#)).unwrap();
+        assert_ne!(other.event_id, e.event_id);
     }
 
     #[test]

@@ -313,6 +313,7 @@ impl RabbitQueue {
                 tokio::time::timeout(Duration::from_secs(5), p.channel.wait_for_confirms()).await;
             let _ = p.conn.close(200, "shutdown".into()).await;
         }
+        self.cancel.cancel();
     }
 }
 
