@@ -7,4 +7,5 @@ mod notify;
 mod pipeline;
 mod proptests;
 mod receiver;
+mod rules;
 mod support;
