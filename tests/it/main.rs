@@ -3,6 +3,7 @@
 //! servers for CXone, Slack and Teams.
 
 mod cxone;
+mod diagnose_e2e;
 mod notify;
 mod pipeline;
 mod proptests;
