@@ -10,3 +10,4 @@ mod proptests;
 mod receiver;
 mod rules;
 mod support;
+mod worker;
