@@ -586,3 +586,28 @@ async fn explain_documents_one_code_lists_all_and_refuses_unknown_ones() {
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HD999"));
 }
+
+#[tokio::test]
+async fn diagnose_contact_id_reads_the_story_from_cxone_alone() {
+    // No webhook: the contact's own skill is the one looked at.
+    let sc = Scenario::load(rules_dir("HD205"));
+    let stub = sc.stub().await;
+    let id = sc
+        .event
+        .as_ref()
+        .unwrap()
+        .real_contact_id()
+        .unwrap()
+        .to_string();
+    let mut cmd = bin();
+    cmd.args(["diagnose", "--contact-id", &id, "--format", "json"])
+        .envs(stub.env_vars());
+    let d: Value = serde_json::from_str(&ok(&run(cmd).await)).unwrap();
+    assert_eq!(d["verdict"]["code"], "HD205", "{d}");
+    assert_eq!(d["contactId"], id.as_str(), "{d}");
+    assert_eq!(
+        stub.api_requests("skills/4412877").await,
+        1,
+        "the contact's skill"
+    );
+}
