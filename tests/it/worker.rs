@@ -288,3 +288,24 @@ async fn a_certain_bot_side_cause_is_not_held_back_by_a_failing_cxone_read() {
     assert_eq!(jobs(&app, "diagnosed"), 1);
     stop(app).await;
 }
+
+#[tokio::test]
+async fn a_contact_read_that_keeps_failing_ends_in_a_report_that_says_so() {
+    let (cxone, slack) = (CxoneStub::start().await, slack().await);
+    cxone.mount_story().await;
+    cxone
+        .contact(CONTACT_ID, 500, serde_json::json!({"error": "internal"}))
+        .await;
+    let app = spawn("exhausted-read", &cxone, &slack).await;
+    post(&app, fresh_event("signal-ok-abandoned")).await;
+
+    let msg = the_only_message(&app, &slack).await.to_string();
+    assert!(
+        msg.contains("HD503"),
+        "the report says CXone kept failing: {msg}"
+    );
+    assert_eq!(jobs(&app, "retried"), 1);
+    assert_eq!(jobs(&app, "diagnosed"), 1);
+    assert!(app.queue.peek_dead().await.unwrap().is_empty());
+    stop(app).await;
+}
