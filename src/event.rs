@@ -267,13 +267,13 @@ impl HandoverEvent {
             None => None,
             Some(v) => scalar_string(v, "eventId")?,
         };
-        if let Some(id) = &event_id {
-            if id.chars().count() > MAX_ID_LEN {
-                return Err(EventError::field(
-                    "eventId",
-                    format!("eventId is longer than {MAX_ID_LEN} characters"),
-                ));
-            }
+        if let Some(id) = &event_id
+            && id.chars().count() > MAX_ID_LEN
+        {
+            return Err(EventError::field(
+                "eventId",
+                format!("eventId is longer than {MAX_ID_LEN} characters"),
+            ));
         }
         let event_id =
             event_id.unwrap_or_else(|| derive_event_id(&conversation_id, occurred_at, body));

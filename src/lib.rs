@@ -12,7 +12,16 @@
 //!    into Slack, Teams or standard output.
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod cxone;
 pub mod diagnosis;
 pub mod event;
 pub mod metrics;
+pub mod queue;
+pub mod receiver;
+pub mod replay;
+pub mod roles;
+pub mod startup;
+pub mod telemetry;

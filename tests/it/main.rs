@@ -1,4 +1,8 @@
 //! Integration tests: one binary. Each area has its own module; helpers spawn the app on
 //! port 0, a unique `QUEUE_PREFIX` per test against the real RabbitMQ, and wiremock
 //! servers for CXone, Slack and Teams.
+
+mod cxone;
 mod proptests;
+mod receiver;
+mod support;

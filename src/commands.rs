@@ -1,0 +1,308 @@
+//! What each command does, given parsed arguments and settings. `main.rs` only maps the
+//! outcome to an exit code: 0 success, 1 a failure at run time, 2 bad usage or
+//! configuration.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::cli::{Command, DiagnoseArgs, ScanArgs};
+use crate::config::{ConfigError, Env, Settings};
+use crate::queue::Queue;
+use crate::receiver::WEBHOOK_PATH;
+use crate::replay::{self, ReplayAuth};
+use crate::startup::{self, Application};
+
+/// A command's failure and the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Bad usage or configuration: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Something failed while running: exit 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CommandError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CommandError::Usage(_) => ExitCode::from(2),
+            CommandError::Failed(_) => ExitCode::from(1),
+        }
+    }
+}
+
+impl From<ConfigError> for CommandError {
+    fn from(e: ConfigError) -> Self {
+        CommandError::Usage(e.0)
+    }
+}
+
+/// Runs a command.
+///
+/// # Errors
+/// [`CommandError`] with the exit code it maps to.
+pub async fn run(command: Command, env: Env) -> Result<(), CommandError> {
+    let settings = Settings::from_env(env)?;
+    crate::telemetry::init(settings.log_format);
+    match command {
+        Command::Serve { role, replay } => serve(settings, role, replay).await,
+        Command::Replay {
+            url,
+            concurrency,
+            paths,
+        } => {
+            let url = url.unwrap_or_else(|| default_url(&settings));
+            let files = replay::collect_files(&paths).map_err(CommandError::Usage)?;
+            let auth = ReplayAuth::from_config(
+                &settings.receiver.signing_secrets,
+                &settings.receiver.api_keys,
+            )
+            .map_err(CommandError::Usage)?;
+            let mut out = std::io::stdout();
+            let lines = replay::replay(&url, files, usize::from(concurrency), &auth, &mut out)
+                .await
+                .map_err(|e| CommandError::Failed(e.to_string()))?;
+            let failed = lines.iter().filter(|l| !l.ok()).count();
+            if failed > 0 {
+                return Err(CommandError::Failed(format!(
+                    "{failed} of {} files were not accepted",
+                    lines.len()
+                )));
+            }
+            Ok(())
+        }
+        Command::Sign { file } => {
+            let secret = settings.receiver.signing_secrets.first().ok_or_else(|| {
+                CommandError::Usage(
+                    "sign needs WEBHOOK_SIGNING_SECRETS (the secret the receiver verifies with)"
+                        .into(),
+                )
+            })?;
+            let key = crate::receiver::auth::SigningKey::parse(
+                secrecy::ExposeSecret::expose_secret(secret),
+            )
+            .map_err(CommandError::Usage)?;
+            let body = replay::read_file(&file).map_err(CommandError::Usage)?;
+            print!(
+                "{}",
+                replay::sign_headers(&key, &body, chrono::Utc::now().timestamp())
+            );
+            Ok(())
+        }
+        Command::Explain { code, list } => explain(code, list),
+        Command::Diagnose(args) => diagnose(settings, args).await,
+        Command::DeadLetters { requeue } => dead_letters(settings, requeue).await,
+        Command::Scan(args) => scan(settings, args).await,
+        Command::CheckConfig => check_config(settings).await,
+    }
+}
+
+fn default_url(settings: &Settings) -> String {
+    let mut addr = settings.receiver.listen_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}{WEBHOOK_PATH}")
+}
+
+async fn serve(
+    settings: Settings,
+    role: startup::Role,
+    replay_paths: Vec<std::path::PathBuf>,
+) -> Result<(), CommandError> {
+    let files = if replay_paths.is_empty() {
+        Vec::new()
+    } else {
+        replay::collect_files(&replay_paths).map_err(CommandError::Usage)?
+    };
+    if !files.is_empty() && !role.receiver() {
+        return Err(CommandError::Usage(
+            "--replay needs the receiver role (--role all or receiver)".into(),
+        ));
+    }
+    let auth = ReplayAuth::from_config(
+        &settings.receiver.signing_secrets,
+        &settings.receiver.api_keys,
+    )
+    .map_err(CommandError::Usage)?;
+    let app = Application::build(settings, role)
+        .await
+        .map_err(|e| CommandError::Usage(format!("{e:#}")))?;
+    if !files.is_empty() {
+        let url = format!("http://127.0.0.1:{}{WEBHOOK_PATH}", app.port().unwrap_or(0));
+        let queue = app.queue();
+        tokio::spawn(async move {
+            if let Queue::Rabbit(q) = &queue {
+                let _ = q.wait_connected(Duration::from_secs(30)).await;
+            }
+            let mut err = std::io::stderr();
+            let _ = writeln!(err, "replaying {} file(s) to {url}", files.len());
+            match replay::replay(&url, files, 4, &auth, &mut err).await {
+                Ok(lines) => {
+                    let ok = lines.iter().filter(|l| l.ok()).count();
+                    let _ = writeln!(
+                        err,
+                        "replay: {ok} of {} accepted; diagnoses follow as they are notified",
+                        lines.len()
+                    );
+                }
+                Err(e) => tracing::error!(error = %e, "replay failed"),
+            }
+        });
+    }
+    app.run_until_stopped()
+        .await
+        .map_err(|e| CommandError::Failed(format!("{e:#}")))
+}
+
+fn explain(_code: Option<String>, _list: bool) -> Result<(), CommandError> {
+    Err(CommandError::Failed("explain is not built yet".into()))
+}
+
+async fn diagnose(_settings: Settings, _args: DiagnoseArgs) -> Result<(), CommandError> {
+    Err(CommandError::Failed("diagnose is not built yet".into()))
+}
+
+async fn scan(_settings: Settings, _args: ScanArgs) -> Result<(), CommandError> {
+    Err(CommandError::Failed("scan is not built yet".into()))
+}
+
+async fn connected_queue(
+    settings: &Settings,
+) -> Result<(Queue, tokio_util::sync::CancellationToken), CommandError> {
+    if settings.queue.amqp_url.is_none() {
+        return Err(CommandError::Usage(
+            "this command reads RabbitMQ: set AMQP_URL (the in-process queue lives only inside `serve`)".into(),
+        ));
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let queue = startup::open_queue(settings, &cancel);
+    if let Queue::Rabbit(q) = &queue {
+        q.wait_connected(Duration::from_secs(10))
+            .await
+            .map_err(|_| {
+                CommandError::Failed(
+                    "cannot reach RabbitMQ at AMQP_URL within 10 s: is the broker running?".into(),
+                )
+            })?;
+    }
+    Ok((queue, cancel))
+}
+
+async fn dead_letters(settings: Settings, requeue: bool) -> Result<(), CommandError> {
+    let (queue, cancel) = connected_queue(&settings).await?;
+    let result = async {
+        if requeue {
+            let n = queue
+                .requeue_dead()
+                .await
+                .map_err(|e| CommandError::Failed(e.to_string()))?;
+            println!(
+                "moved {n} dead letter(s) back to {}.jobs",
+                settings.queue.prefix
+            );
+        } else {
+            let dead = queue
+                .peek_dead()
+                .await
+                .map_err(|e| CommandError::Failed(e.to_string()))?;
+            if dead.is_empty() {
+                println!("{}.dead is empty", settings.queue.prefix);
+            }
+            for d in &dead {
+                let conversation = d.conversation_id.clone().or_else(|| {
+                    crate::event::HandoverEvent::parse(&d.body)
+                        .ok()
+                        .map(|e| e.conversation_id)
+                });
+                println!(
+                    "{}\tconversation={}\treason={}",
+                    d.event_id,
+                    conversation.as_deref().unwrap_or("?"),
+                    d.reason
+                );
+            }
+            if !dead.is_empty() {
+                println!(
+                    "{} dead letter(s); `dead-letters --requeue` moves them back to the jobs queue",
+                    dead.len()
+                );
+            }
+        }
+        Ok(())
+    }
+    .await;
+    queue.close().await;
+    cancel.cancel();
+    result
+}
+
+async fn check_config(settings: Settings) -> Result<(), CommandError> {
+    let mut failed = 0;
+    let mut line = |ok: bool, what: &str, detail: String| {
+        if !ok {
+            failed += 1;
+        }
+        println!("{} {what}: {detail}", if ok { "ok  " } else { "FAIL" });
+    };
+    line(true, "configuration", "every variable parses".into());
+    let r = &settings.receiver;
+    match crate::receiver::auth::AuthConfig::new(&r.signing_secrets, &r.api_keys, r.tolerance_secs)
+    {
+        Err(e) => line(false, "webhook auth", e),
+        Ok(a) if a.is_open() && !r.listen_addr.ip().is_loopback() => line(
+            false,
+            "webhook auth",
+            format!(
+                "LISTEN_ADDR={} is not loopback: set WEBHOOK_SIGNING_SECRETS or WEBHOOK_API_KEYS",
+                r.listen_addr
+            ),
+        ),
+        Ok(a) if a.is_open() => line(
+            true,
+            "webhook auth",
+            "none configured (accepted on loopback only)".into(),
+        ),
+        Ok(_) => line(
+            true,
+            "webhook auth",
+            format!(
+                "{} signing secret(s), {} API key(s)",
+                r.signing_secrets.len(),
+                r.api_keys.len()
+            ),
+        ),
+    }
+    match &settings.queue.amqp_url {
+        None => line(
+            true,
+            "queue",
+            "in-process (AMQP_URL unset; not durable)".into(),
+        ),
+        Some(url) => {
+            let target = crate::queue::rabbitmq::redact(secrecy::ExposeSecret::expose_secret(url));
+            match connected_queue(&settings).await {
+                Ok((q, cancel)) => {
+                    line(
+                        true,
+                        "queue",
+                        format!(
+                            "RabbitMQ at {target}, topology declared (prefix {})",
+                            settings.queue.prefix
+                        ),
+                    );
+                    q.close().await;
+                    cancel.cancel();
+                }
+                Err(e) => line(false, "queue", format!("RabbitMQ at {target}: {e}")),
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(CommandError::Failed(format!("{failed} check(s) failed")));
+    }
+    Ok(())
+}

@@ -1,0 +1,375 @@
+//! Contact reads: details, state history, hierarchy, "still live?", and the completed
+//! contacts search that `scan` pages through.
+
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::client::{CxoneClient, Target};
+use super::error::CxoneError;
+use super::paging::Pager;
+use super::shape;
+use super::types::{Contact, ContactState, Hierarchy};
+
+/// Media type id of a phone call (cxone.md section 3.1).
+pub const MEDIA_TYPE_PHONE_CALL: u32 = 4;
+
+/// Page size for the completed-contacts search (CXone's common maximum is 1000).
+pub const DEFAULT_PAGE_SIZE: usize = 500;
+
+pub(crate) fn decode<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, CxoneError> {
+    serde_json::from_value(v).map_err(|e| CxoneError::Decode {
+        what: what.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// 404 means "no such thing": `Ok(None)`.
+pub(crate) fn absent_on_404<T>(r: Result<Option<T>, CxoneError>) -> Result<Option<T>, CxoneError> {
+    match r {
+        Err(CxoneError::NotFound { .. }) => Ok(None),
+        other => other,
+    }
+}
+
+/// Reads a contact record out of any of the shapes `GET /contacts/{id}` has had.
+pub(crate) fn contact_from_body(body: Value) -> Result<Option<Contact>, serde_json::Error> {
+    let business_unit = body.get("businessUnitId").cloned();
+    let Some(record) = shape::record(
+        body,
+        &[
+            "contactId",
+            "contacts",
+            "completedContacts",
+            "activeContacts",
+        ],
+    ) else {
+        return Ok(None);
+    };
+    let mut contact: Contact = serde_json::from_value(record)?;
+    if contact.business_unit_id.is_none()
+        && let Some(bu) = business_unit
+    {
+        contact.business_unit_id =
+            serde_json::from_value::<Contact>(serde_json::json!({ "businessUnitId": bu }))?
+                .business_unit_id;
+    }
+    Ok(Some(contact))
+}
+
+/// Oldest first: by `stateIndex`, then `startDate`; entries without either go last.
+pub(crate) fn sort_states(states: &mut [ContactState]) {
+    states.sort_by(|a, b| {
+        let ia = a.state_index.unwrap_or(f64::MAX);
+        let ib = b.state_index.unwrap_or(f64::MAX);
+        ia.total_cmp(&ib)
+            .then_with(|| match (a.start_date, b.start_date) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            })
+    });
+}
+
+/// What the completed-contacts search asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompletedContactsQuery {
+    /// `startDate`, inclusive.
+    pub start: DateTime<Utc>,
+    /// `endDate`.
+    pub end: DateTime<Utc>,
+    /// `mediaTypeId`, e.g. [`MEDIA_TYPE_PHONE_CALL`].
+    pub media_type_id: Option<u32>,
+    /// `skillId`.
+    pub skill_id: Option<String>,
+    /// `top`: contacts per page.
+    pub page_size: usize,
+}
+
+impl CompletedContactsQuery {
+    /// Every contact completed between `start` and `end`, [`DEFAULT_PAGE_SIZE`] per page.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        CompletedContactsQuery {
+            start,
+            end,
+            media_type_id: None,
+            skill_id: None,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+}
+
+/// The completed-contacts search, one page per [`CompletedContactsPages::next_page`].
+pub struct CompletedContactsPages {
+    pager: Pager,
+}
+
+impl std::fmt::Debug for CompletedContactsPages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompletedContactsPages")
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompletedContactsPages {
+    /// The next page of contacts; `Ok(None)` when there are no more.
+    ///
+    /// # Errors
+    /// [`CxoneError`] from the request (after retries); a page that is not a contact
+    /// list is [`CxoneError::Decode`].
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Contact>>, CxoneError> {
+        let Some(items) = self.pager.next_page().await? else {
+            return Ok(None);
+        };
+        items
+            .into_iter()
+            .map(|v| decode("GET /contacts/completed", v))
+            .collect::<Result<Vec<Contact>, _>>()
+            .map(Some)
+    }
+}
+
+impl CxoneClient {
+    /// `GET /contacts/{id}`: the contact, active or completed. `Ok(None)` on 404 or 204.
+    ///
+    /// # Errors
+    /// [`CxoneError`]: forbidden, unavailable after retries, refused credentials, or an
+    /// unreadable body.
+    pub async fn get_contact(&self, contact_id: &str) -> Result<Option<Contact>, CxoneError> {
+        let what = format!("GET /contacts/{contact_id}");
+        let body = absent_on_404(
+            self.get_json(
+                "/contacts/{id}",
+                &Target::Path(&["contacts", contact_id]),
+                &[],
+            )
+            .await,
+        )?;
+        match body {
+            None => Ok(None),
+            Some(body) => contact_from_body(body).map_err(|e| CxoneError::Decode {
+                what,
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// The contact's state history, oldest first. Tries `/statehistory` (what working
+    /// integrations use) and falls back to `/state-history` (the spec's spelling) on 404.
+    /// `Ok(None)` when both answer 404, or on 204.
+    ///
+    /// # Errors
+    /// As [`CxoneClient::get_contact`].
+    pub async fn state_history(
+        &self,
+        contact_id: &str,
+    ) -> Result<Option<Vec<ContactState>>, CxoneError> {
+        const PLAIN: (&str, &str) = ("statehistory", "/contacts/{id}/statehistory");
+        const DASHED: (&str, &str) = ("state-history", "/contacts/{id}/state-history");
+        let dashed_first = self.inner.dashed_state_history.load(Ordering::Relaxed);
+        let (first, second) = if dashed_first {
+            (DASHED, PLAIN)
+        } else {
+            (PLAIN, DASHED)
+        };
+        let body = match self
+            .get_json(
+                first.1,
+                &Target::Path(&["contacts", contact_id, first.0]),
+                &[],
+            )
+            .await
+        {
+            Err(CxoneError::NotFound { .. }) => {
+                let r = absent_on_404(
+                    self.get_json(
+                        second.1,
+                        &Target::Path(&["contacts", contact_id, second.0]),
+                        &[],
+                    )
+                    .await,
+                )?;
+                if r.is_some() {
+                    self.inner
+                        .dashed_state_history
+                        .store(second == DASHED, Ordering::Relaxed);
+                }
+                r
+            }
+            other => other?,
+        };
+        let Some(body) = body else {
+            return Ok(None);
+        };
+        let what = format!("GET /contacts/{contact_id}/statehistory");
+        let mut states = shape::list(&body, &["contactStateHistory", "contactStates"])
+            .into_iter()
+            .map(|v| decode(&what, v))
+            .collect::<Result<Vec<ContactState>, _>>()?;
+        sort_states(&mut states);
+        Ok(Some(states))
+    }
+
+    /// `GET /contacts/{id}/hierarchy`: master and child contacts. `Ok(None)` on 404/204.
+    ///
+    /// # Errors
+    /// As [`CxoneClient::get_contact`].
+    pub async fn hierarchy(&self, contact_id: &str) -> Result<Option<Hierarchy>, CxoneError> {
+        let what = format!("GET /contacts/{contact_id}/hierarchy");
+        let body = absent_on_404(
+            self.get_json(
+                "/contacts/{id}/hierarchy",
+                &Target::Path(&["contacts", contact_id, "hierarchy"]),
+                &[],
+            )
+            .await,
+        )?;
+        match body.and_then(|b| shape::record(b, &["hierarchy", "contactHierarchy"])) {
+            None => Ok(None),
+            Some(record) => decode(&what, record).map(Some),
+        }
+    }
+
+    /// Whether `GET /contacts/active?contactId=` still lists the contact (204, 404 or an
+    /// empty list: no).
+    ///
+    /// # Errors
+    /// As [`CxoneClient::get_contact`].
+    pub async fn is_active(&self, contact_id: &str) -> Result<bool, CxoneError> {
+        let body = absent_on_404(
+            self.get_json(
+                "/contacts/active",
+                &Target::Path(&["contacts", "active"]),
+                &[("contactId", contact_id.to_string())],
+            )
+            .await,
+        )?;
+        let Some(body) = body else {
+            return Ok(false);
+        };
+        let what = "GET /contacts/active";
+        for item in shape::list(&body, &["activeContacts", "contacts", "contactStates"]) {
+            let c: Contact = decode(what, item)?;
+            // Old versions ignore the filter and list everything: only our id counts.
+            if c.contact_id.as_deref() == Some(contact_id) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The completed-contacts search (`GET /contacts/completed`), one page at a time.
+    pub fn completed_contacts_pages(
+        &self,
+        query: CompletedContactsQuery,
+    ) -> CompletedContactsPages {
+        let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let mut q: Vec<(&'static str, String)> =
+            vec![("startDate", ts(query.start)), ("endDate", ts(query.end))];
+        if let Some(m) = query.media_type_id {
+            q.push(("mediaTypeId", m.to_string()));
+        }
+        if let Some(s) = &query.skill_id {
+            q.push(("skillId", s.clone()));
+        }
+        CompletedContactsPages {
+            pager: Pager::new(
+                self,
+                "/contacts/completed",
+                &["contacts", "completed"],
+                q,
+                &["completedContacts", "contacts"],
+                query.page_size,
+            ),
+        }
+    }
+
+    /// Every contact completed between `start` and `end` (optionally of one media type
+    /// and skill), all pages read.
+    ///
+    /// # Errors
+    /// As [`CompletedContactsPages::next_page`]; a 404 is [`CxoneError::NotFound`].
+    pub async fn completed_contacts(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        media_type_id: Option<u32>,
+        skill_id: Option<&str>,
+    ) -> Result<Vec<Contact>, CxoneError> {
+        let mut pages = self.completed_contacts_pages(CompletedContactsQuery {
+            media_type_id,
+            skill_id: skill_id.map(str::to_string),
+            ..CompletedContactsQuery::new(start, end)
+        });
+        let mut all = Vec::new();
+        while let Some(page) = pages.next_page().await? {
+            all.extend(page);
+        }
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shape(name: &str) -> Value {
+        let path = format!(
+            "{}/fixtures/cxone/shapes/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_current_contact_shape_is_unwrapped_from_its_contact_id_object() {
+        let c = contact_from_body(shape("contact_completed"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.contact_id.as_deref(), Some("745512890123"));
+        assert_eq!(c.master_contact_id.as_deref(), Some("745512890101"));
+        assert_eq!(c.skill_id.as_deref(), Some("4412877"));
+        assert_eq!(c.abandoned, Some(true));
+        assert_eq!(c.business_unit_id.as_deref(), Some("4601234"));
+        assert!(c.contact_start_date.is_some());
+    }
+
+    #[test]
+    fn the_v1x_result_set_shape_with_old_field_names_reads_the_same() {
+        let c = contact_from_body(shape("contact_v1x_result_set"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.contact_id.as_deref(), Some("745512890123"));
+        assert_eq!(c.media_type_id.as_deref(), Some("4"));
+        assert_eq!(c.from_address.as_deref(), Some("4155550123"));
+        assert!(c.contact_start_date.is_some());
+        assert_eq!(c.acw_seconds, Some(0.0));
+    }
+
+    #[test]
+    fn a_flat_contact_and_an_empty_list_are_read_too() {
+        let c = contact_from_body(json!({"contactId": 5, "skillId": "7"}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.contact_id.as_deref(), Some("5"));
+        assert_eq!(contact_from_body(json!({"resultSet": []})).unwrap(), None);
+    }
+
+    #[test]
+    fn states_sort_by_index_then_time() {
+        let mut states: Vec<ContactState> = serde_json::from_value(json!([
+            {"stateIndex": 3, "startDate": "2026-05-12T14:27:01Z"},
+            {"startDate": "2026-05-12T14:20:00Z"},
+            {"stateIndex": "1", "startDate": "2026-05-12T14:21:44Z"},
+            {"stateIndex": 2, "startDate": "2026-05-12T14:25:45Z"}
+        ]))
+        .unwrap();
+        sort_states(&mut states);
+        let idx: Vec<Option<f64>> = states.iter().map(|s| s.state_index).collect();
+        assert_eq!(idx, vec![Some(1.0), Some(2.0), Some(3.0), None]);
+    }
+}

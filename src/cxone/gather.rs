@@ -1,0 +1,204 @@
+//! Gathering a diagnosis's CXone evidence: every look-up the rules read, run at once
+//! where they do not depend on each other, each result kept as a [`Lookup`] so one
+//! failed read never hides what the others found.
+
+use crate::diagnosis::evidence::{CxoneEvidence, CxoneFacts, Lookup};
+use crate::event::{HandoverEvent, PLACEHOLDER_CONTACT_ID};
+
+use super::client::CxoneClient;
+use super::error::CxoneError;
+use super::types::Skill;
+
+fn lookup<T>(r: Result<Option<T>, CxoneError>) -> Lookup<T> {
+    match r {
+        Ok(Some(t)) => Lookup::Found(t),
+        Ok(None) | Err(CxoneError::NotFound { .. }) => Lookup::NotFound,
+        Err(e) => Lookup::Failed(e.to_problem()),
+    }
+}
+
+/// The skill the handover wanted, as the event names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SkillRef {
+    Id(String),
+    Name(String),
+}
+
+impl SkillRef {
+    fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if s.is_empty() {
+            None
+        } else if s.chars().all(|c| c.is_ascii_digit()) {
+            Some(SkillRef::Id(s.to_string()))
+        } else {
+            Some(SkillRef::Name(s.to_string()))
+        }
+    }
+}
+
+/// The skill-level facts.
+struct SkillFacts {
+    skill: Lookup<Skill>,
+    agents: Lookup<Vec<crate::cxone::types::AgentSkillAssignment>>,
+    activity: Lookup<crate::cxone::types::SkillActivity>,
+    hours: Lookup<crate::cxone::types::HoursOfOperation>,
+}
+
+impl SkillFacts {
+    fn not_looked() -> Self {
+        SkillFacts {
+            skill: Lookup::NotLooked,
+            agents: Lookup::NotLooked,
+            activity: Lookup::NotLooked,
+            hours: Lookup::NotLooked,
+        }
+    }
+}
+
+async fn skill_facts(client: &CxoneClient, target: SkillRef) -> SkillFacts {
+    let id = match target {
+        SkillRef::Id(id) => id,
+        SkillRef::Name(name) => match client.skill_by_name(&name).await {
+            Ok(Some(skill)) => match skill.skill_id.clone() {
+                // Known by name: the list entry is the skill; read its details by id.
+                Some(id) => id,
+                None => {
+                    return SkillFacts {
+                        skill: Lookup::Found(skill),
+                        ..SkillFacts::not_looked()
+                    };
+                }
+            },
+            other => {
+                return SkillFacts {
+                    skill: lookup(other),
+                    ..SkillFacts::not_looked()
+                };
+            }
+        },
+    };
+    let (skill, agents, activity, hours) = tokio::join!(
+        client.skill(&id),
+        client.skill_agents(&id),
+        client.skill_activity(&id),
+        client.hours_for_skill(&id),
+    );
+    SkillFacts {
+        skill: lookup(skill),
+        agents: lookup(agents),
+        activity: lookup(activity),
+        hours: lookup(hours),
+    }
+}
+
+/// What CXone knows about the event's contact and its target skill.
+///
+/// * no client: [`CxoneEvidence::NotConfigured`];
+/// * no token or no API endpoint: [`CxoneEvidence::Unreachable`] with the problem
+///   (`AuthFailed`, `Forbidden` or `Unavailable`);
+/// * otherwise [`CxoneEvidence::Checked`], each look-up on its own.
+///
+/// The contact is `contact_id` when given, else the event's `cxone.contactId`; an absent
+/// id or the placeholder `100000000000` skips the contact reads. The target skill is the
+/// event's `handover.targetSkill` (all digits: an id; else a name looked up in the skills
+/// list), else the contact's own `skillId`.
+pub async fn gather(
+    client: Option<&CxoneClient>,
+    event: Option<&HandoverEvent>,
+    contact_id: Option<&str>,
+) -> CxoneEvidence {
+    let Some(client) = client else {
+        return CxoneEvidence::NotConfigured;
+    };
+    if let Err(e) = client.session().await {
+        tracing::warn!(error = %e, "CXone is unreachable; diagnosing without it");
+        return CxoneEvidence::Unreachable(e.to_problem());
+    }
+
+    let contact_id = contact_id
+        .or_else(|| event.and_then(|e| e.cxone.contact_id.as_deref()))
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && *id != PLACEHOLDER_CONTACT_ID);
+    let event_skill = event
+        .and_then(|e| e.handover.target_skill.as_deref())
+        .and_then(SkillRef::parse);
+
+    let contact_reads = async {
+        match contact_id {
+            None => None,
+            Some(id) => Some(tokio::join!(
+                client.get_contact(id),
+                client.state_history(id),
+                client.hierarchy(id),
+                client.is_active(id),
+            )),
+        }
+    };
+    let event_skill_reads = async {
+        match event_skill.clone() {
+            Some(target) => Some(skill_facts(client, target).await),
+            None => None,
+        }
+    };
+    let (contact_reads, event_skill_facts) = tokio::join!(contact_reads, event_skill_reads);
+
+    let mut facts = CxoneFacts::default();
+    if let Some((contact, states, hierarchy, active)) = contact_reads {
+        facts.contact = lookup(contact);
+        facts.states = lookup(states);
+        facts.hierarchy = lookup(hierarchy);
+        facts.still_active = active.ok();
+    }
+
+    let skill = match event_skill_facts {
+        Some(f) => f,
+        None => match facts.contact.found().and_then(|c| c.skill_id.clone()) {
+            Some(id) => skill_facts(client, SkillRef::Id(id)).await,
+            None => SkillFacts::not_looked(),
+        },
+    };
+    facts.skill = skill.skill;
+    facts.skill_agents = skill.agents;
+    facts.skill_activity = skill.activity;
+    facts.hours = skill.hours;
+    CxoneEvidence::Checked(Box::new(facts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_name_a_skill_id_and_anything_else_a_skill_name() {
+        assert_eq!(
+            SkillRef::parse(" 4412877 "),
+            Some(SkillRef::Id("4412877".into()))
+        );
+        assert_eq!(
+            SkillRef::parse("Support_Voice_EN"),
+            Some(SkillRef::Name("Support_Voice_EN".into()))
+        );
+        assert_eq!(SkillRef::parse("  "), None);
+    }
+
+    #[tokio::test]
+    async fn without_a_client_cxone_is_not_configured() {
+        assert_eq!(
+            gather(None, None, Some("1")).await,
+            CxoneEvidence::NotConfigured
+        );
+    }
+
+    #[test]
+    fn a_not_found_error_is_a_not_found_lookup_and_others_are_failures() {
+        let l: Lookup<u8> = lookup(Err(CxoneError::NotFound { what: "x".into() }));
+        assert_eq!(l, Lookup::NotFound);
+        let l: Lookup<u8> = lookup(Err(CxoneError::Forbidden { what: "x".into() }));
+        assert!(
+            matches!(l, Lookup::Failed(p) if p.kind == crate::diagnosis::evidence::ProblemKind::Forbidden)
+        );
+        assert_eq!(lookup(Ok(Some(3u8))), Lookup::Found(3));
+        assert_eq!(lookup::<u8>(Ok(None)), Lookup::NotFound);
+    }
+}

@@ -1,0 +1,73 @@
+//! HD106 bot-runtime-error: an extension timeout or a Code node error stopped the flow.
+
+use serde_json::json;
+
+use super::Rule;
+use super::support::{clip, event, finding, signal_error};
+use crate::diagnosis::codes::Code;
+use crate::diagnosis::evidence::Evidence;
+use crate::diagnosis::model::{Finding, Severity};
+use crate::diagnosis::signal::{self, SignalResult, SignalStage};
+
+#[doc = include_str!("hd106_bot_runtime_error.md")]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BotRuntimeError;
+
+impl Rule for BotRuntimeError {
+    const CODE: Code = Code::Hd106;
+    const TITLE: &'static str = "The bot flow failed at run time before the handover completed";
+    const DOC: &'static str = include_str!("hd106_bot_runtime_error.md");
+
+    fn check(&self, ev: &Evidence) -> Option<Finding> {
+        let e = event(ev)?;
+        let mut parts = Vec::new();
+        let mut fixes = Vec::new();
+        // An extension error that is one of the extension's CXone messages belongs to
+        // HD103/HD104/HD105; anything else (timeout, too many API calls) is a runtime error.
+        let ext = e.handover.extension_error.as_deref().filter(|m| {
+            !matches!(
+                signal::parse_signal_result(m),
+                Some(SignalResult::Failed(err)) if err.stage != SignalStage::Unknown
+            )
+        });
+        if let Some(m) = ext {
+            parts.push(format!("an extension failed: \"{}\"", clip(m, 300)));
+            let lower = m.to_ascii_lowercase();
+            fixes.push(if lower.contains("time") {
+                "Cognigy stops an extension node after 20 s (Exit Interaction alone waits 5 s after signalling, plus the TMS transcript post and the token calls): check CXone's latency from Cognigy, keep the transcript small, and do not chain several extension calls in one turn."
+            } else {
+                "Check the extension node's limits (20 s, 10 API calls per execution) and its configuration; Cognigy's logs for the session show the full error."
+            });
+        }
+        if let Some(m) = e.handover.code_error.as_deref() {
+            parts.push(format!("a Code node failed: \"{}\"", clip(m, 300)));
+            fixes.push("Fix the Code node named in Cognigy's logs: guard against undefined context/input values and keep it within the 1 s limit.");
+        }
+        if let Some(err) = signal_error(ev).filter(|err| {
+            err.stage == SignalStage::Validation
+                && err.message.to_ascii_lowercase().contains("action")
+        }) {
+            parts.push(format!(
+                "the Exit Interaction node was misconfigured: \"{}\"",
+                clip(&err.message, 300)
+            ));
+            fixes.push("Set the Exit Interaction node's Exit Action to Escalate (or End).");
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        Some(finding(
+            Self::CODE,
+            Severity::Error,
+            format!(
+                "The flow failed before the handover completed: {}.",
+                parts.join("; ")
+            ),
+            fixes.join(" "),
+            json!({
+                "extensionError": ext.map(|m| clip(m, 300)),
+                "codeError": e.handover.code_error.as_deref().map(|m| clip(m, 300)),
+            }),
+        ))
+    }
+}

@@ -1,0 +1,78 @@
+//! HD204 not-routed-after-signal: CXone accepted the signal but the contact never reached a
+//! queue.
+
+use serde_json::json;
+
+use super::Rule;
+use super::support::{
+    HANGUP_GRACE, agent_took_it, contact_end, contact_id, finding, hms, reached_queue, secs,
+    signal_accepted, still_active,
+};
+use crate::diagnosis::codes::Code;
+use crate::diagnosis::evidence::Evidence;
+use crate::diagnosis::model::{Finding, Severity};
+
+#[doc = include_str!("hd204_not_routed_after_signal.md")]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NotRoutedAfterSignal;
+
+impl Rule for NotRoutedAfterSignal {
+    const CODE: Code = Code::Hd204;
+    const TITLE: &'static str =
+        "CXone accepted the signal, but the Studio script never queued the contact";
+    const DOC: &'static str = include_str!("hd204_not_routed_after_signal.md");
+
+    fn check(&self, ev: &Evidence) -> Option<Finding> {
+        if !signal_accepted(ev) {
+            return None;
+        }
+        let requested = ev.requested_at()?;
+        let contact = ev.contact()?;
+        if agent_took_it(ev) || reached_queue(ev) != Some(false) {
+            return None;
+        }
+        let deadline = requested + HANGUP_GRACE;
+        let waited = match contact_end(ev) {
+            Some(end) if end > deadline => (end - requested).num_seconds(),
+            Some(_) => return None,
+            None if still_active(ev) && ev.now > deadline => (ev.now - requested).num_seconds(),
+            None => return None,
+        };
+        let id = contact_id(ev).unwrap_or_else(|| "the contact".into());
+        let ending = if still_active(ev) {
+            format!("it is still in pre-queue {} later", secs(waited as f64))
+        } else {
+            format!(
+                "it stayed in pre-queue and ended {} later{}",
+                secs(waited as f64),
+                contact
+                    .end_reason
+                    .as_deref()
+                    .map(|r| format!(" (\"{r}\")"))
+                    .unwrap_or_default()
+            )
+        };
+        let skill = contact
+            .skill_name
+            .as_deref()
+            .map(|s| format!(" on skill {s}"))
+            .unwrap_or_default();
+        Some(finding(
+            Self::CODE,
+            Severity::Error,
+            format!(
+                "CXone accepted the bot's signal for contact {id} at {}, but the contact never reached a queue: {ending}{skill}. The Studio script did not act on the signal.",
+                hms(requested)
+            ),
+            "In CXone Studio, check the spawned SIP-backchannel script: it needs an OnSignal event whose branch matches p1 = \"Escalate\" and runs Reqagent (or hands the contact back to the main script that does); check the script's trace for this contact id.",
+            json!({
+                "contactId": id,
+                "requestedAt": requested,
+                "secondsWithoutQueue": waited,
+                "preQueueSeconds": contact.pre_queue_seconds,
+                "inQueueSeconds": contact.in_queue_seconds,
+                "skillName": contact.skill_name,
+            }),
+        ))
+    }
+}

@@ -1,0 +1,397 @@
+//! What several rules need to read the evidence the same way: the parsed signal result,
+//! the contact's end, whether it reached a queue, the target skill, and the masking and
+//! clipping that keep caller numbers and secrets out of findings.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value};
+
+use crate::cxone::types::{Contact, ContactState};
+use crate::diagnosis::codes::Code;
+use crate::diagnosis::evidence::{CxoneEvidence, CxoneProblem, Evidence, Lookup, ProblemKind};
+use crate::diagnosis::model::{Finding, Severity};
+use crate::diagnosis::signal::{self, SignalError, SignalResult};
+use crate::event::{HandoverEvent, Mechanism, PLACEHOLDER_CONTACT_ID};
+
+/// How long after the handover request a contact's end still counts as "the caller hung up
+/// while the handover was requested" (CONTRACT.md section 7, the timing rule).
+pub const HANGUP_GRACE: Duration = Duration::seconds(10);
+
+/// Builds a finding for `code`.
+pub fn finding(
+    code: Code,
+    severity: Severity,
+    message: impl Into<String>,
+    fix: impl Into<String>,
+    evidence: Value,
+) -> Finding {
+    let evidence = match evidence {
+        Value::Object(map) => map
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .collect::<Map<_, _>>(),
+        _ => Map::new(),
+    };
+    Finding {
+        code,
+        name: code.name().to_string(),
+        severity,
+        message: message.into(),
+        fix: fix.into(),
+        evidence,
+    }
+}
+
+/// The event, when there is one.
+pub fn event(ev: &Evidence) -> Option<&HandoverEvent> {
+    ev.event.as_ref()
+}
+
+/// `context.CXoneHandover`, parsed.
+pub fn signal_result(ev: &Evidence) -> Option<SignalResult> {
+    event(ev)?
+        .handover
+        .signal_result
+        .as_deref()
+        .and_then(signal::parse_signal_result)
+}
+
+/// The extension's error: from `signalResult`, else from `extensionError` when that holds
+/// one of the extension's CXone messages (a timeout is not one).
+pub fn signal_error(ev: &Evidence) -> Option<SignalError> {
+    if let Some(SignalResult::Failed(e)) = signal_result(ev) {
+        return Some(e);
+    }
+    let ext = event(ev)?.handover.extension_error.as_deref()?;
+    match signal::parse_signal_result(ext) {
+        Some(SignalResult::Failed(e)) => Some(e),
+        _ => None,
+    }
+}
+
+/// True when the bot reported that CXone accepted the signal.
+pub fn signal_accepted(ev: &Evidence) -> bool {
+    matches!(signal_result(ev), Some(SignalResult::Signaled { .. }))
+}
+
+/// True when the id is a real contact id (not empty, not the extension's placeholder).
+pub fn is_real_id(id: &str) -> bool {
+    let id = id.trim();
+    !id.is_empty() && id != PLACEHOLDER_CONTACT_ID && id != "0"
+}
+
+/// The contact id the bot signalled (or would have): the event's `cxone.contactId`, else
+/// the id named in `signalResult`; never the placeholder.
+pub fn signalled_contact_id(ev: &Evidence) -> Option<String> {
+    let e = event(ev)?;
+    if let Some(id) = e.cxone.contact_id.as_deref().filter(|id| is_real_id(id)) {
+        return Some(id.to_string());
+    }
+    let from_result = match signal_result(ev)? {
+        SignalResult::Signaled { contact_id, .. } => contact_id,
+        SignalResult::Failed(err) => err.contact_id,
+    };
+    from_result.filter(|id| is_real_id(id))
+}
+
+/// The contact id the diagnosis is about.
+pub fn contact_id(ev: &Evidence) -> Option<String> {
+    ev.contact_id
+        .clone()
+        .filter(|id| is_real_id(id))
+        .or_else(|| signalled_contact_id(ev))
+        .or_else(|| ev.contact().and_then(|c| c.contact_id.clone()))
+}
+
+/// How the bot handed over; `None` when the flow did not say.
+pub fn mechanism(ev: &Evidence) -> Option<Mechanism> {
+    event(ev)?.handover.mechanism
+}
+
+/// True when the handover went (or should have gone) through the CXone Signal API: the
+/// flow said so, or said nothing else and the payload looks like the extension's.
+pub fn uses_signal(ev: &Evidence) -> bool {
+    let Some(e) = event(ev) else { return false };
+    match e.handover.mechanism {
+        Some(Mechanism::CxoneSignal) => true,
+        Some(_) => false,
+        None => {
+            e.handover.provider_status.is_none()
+                && e.handover.provider_error_reason.is_none()
+                && e.voice.event.is_none()
+        }
+    }
+}
+
+/// The skill the bot wanted, as the event names it.
+pub fn event_target_skill(ev: &Evidence) -> Option<String> {
+    event(ev)?.handover.target_skill.clone()
+}
+
+/// The target skill for messages: the event's, else the name CXone gave the skill, else
+/// the contact's own skill.
+pub fn target_skill_label(ev: &Evidence) -> Option<String> {
+    event_target_skill(ev)
+        .or_else(|| {
+            ev.facts()
+                .and_then(|f| f.skill.found())
+                .and_then(|s| s.skill_name.clone().or_else(|| s.skill_id.clone()))
+        })
+        .or_else(|| ev.contact().and_then(|c| c.skill_name.clone()))
+}
+
+/// A skill as `Name (id)` from whatever CXone or the event know.
+pub fn skill_label(ev: &Evidence) -> String {
+    let skill = ev.facts().and_then(|f| f.skill.found());
+    let name = skill
+        .and_then(|s| s.skill_name.clone())
+        .or_else(|| event_target_skill(ev));
+    let id = skill.and_then(|s| s.skill_id.clone());
+    match (name, id) {
+        (Some(n), Some(i)) if n != i => format!("{n} ({i})"),
+        (Some(n), _) => n,
+        (None, Some(i)) => i,
+        (None, None) => "the target skill".to_string(),
+    }
+}
+
+/// True when `state` names a queued state.
+pub fn is_queue_state(name: &str) -> bool {
+    matches!(norm(name).as_str(), "inqueue" | "queued" | "queue")
+}
+
+/// True when `state` names the pre-queue (IVR/bot) state.
+pub fn is_prequeue_state(name: &str) -> bool {
+    norm(name) == "prequeue"
+}
+
+/// True when `state` means the contact is over.
+pub fn is_end_state(name: &str) -> bool {
+    matches!(
+        norm(name).as_str(),
+        "released" | "endcontact" | "end" | "ended" | "disconnected" | "abandon" | "abandoned"
+    )
+}
+
+/// True when `state` means an agent is connected.
+pub fn is_agent_state(name: &str) -> bool {
+    matches!(
+        norm(name).as_str(),
+        "active" | "inbound" | "connected" | "withagent" | "hold" | "postqueue" | "acw"
+    )
+}
+
+fn norm(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+fn state_name(s: &ContactState) -> &str {
+    s.contact_state_name.as_deref().unwrap_or("")
+}
+
+/// True when the contact is known to be still live.
+pub fn still_active(ev: &Evidence) -> bool {
+    let listed = ev.facts().and_then(|f| f.still_active);
+    match listed {
+        Some(active) => active,
+        None => ev.contact().and_then(|c| c.is_active).unwrap_or(false),
+    }
+}
+
+/// When the contact ended: start plus total duration, else the start of a final state.
+/// `None` while it is live or when CXone does not say.
+pub fn contact_end(ev: &Evidence) -> Option<DateTime<Utc>> {
+    if still_active(ev) {
+        return None;
+    }
+    if let Some(end) = ev.contact().and_then(Contact::end_time) {
+        return Some(end);
+    }
+    let last = ev.states().last()?;
+    if is_end_state(state_name(last)) {
+        return last.start_date;
+    }
+    None
+}
+
+/// Whether the contact ever reached a queue: from the state history, else from
+/// `inQueueSeconds`; `None` when CXone does not say.
+pub fn reached_queue(ev: &Evidence) -> Option<bool> {
+    let states = ev.states();
+    if !states.is_empty() {
+        return Some(states.iter().any(|s| is_queue_state(state_name(s))));
+    }
+    let c = ev.contact()?;
+    if c.state_name.as_deref().is_some_and(is_queue_state) {
+        return Some(true);
+    }
+    c.in_queue_seconds.map(|s| s > 0.0)
+}
+
+/// The first state in which an agent was connected.
+pub fn first_agent_state(ev: &Evidence) -> Option<&ContactState> {
+    ev.states()
+        .iter()
+        .find(|s| is_agent_state(state_name(s)) && s.agent_id.is_some())
+}
+
+/// True when an agent took the contact.
+pub fn agent_took_it(ev: &Evidence) -> bool {
+    let Some(c) = ev.contact() else { return false };
+    if c.agent_id.is_none() {
+        return first_agent_state(ev).is_some();
+    }
+    c.agent_seconds.is_some_and(|s| s > 0.0)
+        || first_agent_state(ev).is_some()
+        || c.state_name.as_deref().is_some_and(is_agent_state)
+}
+
+/// The state the contact was in at `at`, from the history.
+pub fn state_at(ev: &Evidence, at: DateTime<Utc>) -> Option<&ContactState> {
+    ev.states()
+        .iter()
+        .rev()
+        .find(|s| s.start_date.is_some_and(|d| d <= at))
+}
+
+/// Seconds as a person reads them: `76 s`, `4 min 1 s`.
+pub fn secs(s: f64) -> String {
+    let s = s.max(0.0).round() as i64;
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min {} s", s / 60, s % 60)
+    } else {
+        format!("{} h {} min", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// A time as `14:25:45 UTC`.
+pub fn hms(t: DateTime<Utc>) -> String {
+    t.format("%H:%M:%S UTC").to_string()
+}
+
+/// A caller number masked to its last 4 digits: `•••0123`.
+pub fn mask_number(number: &str) -> String {
+    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() <= 4 {
+        return "•••".to_string();
+    }
+    let tail: String = digits[digits.len() - 4..].iter().collect();
+    format!("•••{tail}")
+}
+
+/// Free text from the flow, made safe to show: at most `max` characters, bearer tokens
+/// and JWTs redacted, and phone-number-like runs (`+` then 7 or more digits) masked.
+pub fn clip(text: &str, max: usize) -> String {
+    let mut out = Vec::new();
+    let mut redact_next = false;
+    for word in text.split(' ') {
+        let w = word.trim_matches(|c: char| c == ',' || c == ';' || c == '"' || c == '\'');
+        if redact_next {
+            out.push("[redacted]".to_string());
+            redact_next = false;
+            continue;
+        }
+        if w.eq_ignore_ascii_case("bearer") || w.eq_ignore_ascii_case("apikey") {
+            redact_next = true;
+            out.push(word.to_string());
+        } else if w.starts_with("eyJ") && w.len() > 20 {
+            out.push("[redacted]".to_string());
+        } else if w.starts_with('+') && w.chars().filter(char::is_ascii_digit).count() >= 7 {
+            out.push(mask_number(w));
+        } else {
+            out.push(word.to_string());
+        }
+    }
+    let joined = out.join(" ");
+    if joined.chars().count() > max {
+        let cut: String = joined.chars().take(max).collect();
+        format!("{cut}…")
+    } else {
+        joined
+    }
+}
+
+/// Every failed CXone look-up of one kind (the whole-check failure included).
+pub fn problems(ev: &Evidence, kind: ProblemKind) -> Vec<&CxoneProblem> {
+    fn failed<T>(l: &Lookup<T>) -> Option<&CxoneProblem> {
+        match l {
+            Lookup::Failed(p) => Some(p),
+            _ => None,
+        }
+    }
+    let all: Vec<&CxoneProblem> = match &ev.cxone {
+        CxoneEvidence::NotConfigured => Vec::new(),
+        CxoneEvidence::Unreachable(p) => vec![p],
+        CxoneEvidence::Checked(f) => [
+            failed(&f.contact),
+            failed(&f.states),
+            failed(&f.hierarchy),
+            failed(&f.skill),
+            failed(&f.skill_agents),
+            failed(&f.skill_activity),
+            failed(&f.hours),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    };
+    all.into_iter().filter(|p| p.kind == kind).collect()
+}
+
+/// The finding of HD501/HD502/HD503: what failed, and what the diagnosis lacks because of it.
+pub fn problem_finding(
+    code: Code,
+    problems: &[&CxoneProblem],
+    what_it_is: &str,
+    fix: &str,
+) -> Option<Finding> {
+    let first = problems.first()?;
+    let reads: Vec<&str> = problems.iter().map(|p| p.what.as_str()).collect();
+    let message = format!(
+        "{what_it_is}: {} ({}); the diagnosis is incomplete.",
+        clip(&first.detail, 300),
+        reads.join(", ")
+    );
+    Some(finding(
+        code,
+        Severity::Warning,
+        message,
+        fix,
+        serde_json::json!({ "failedReads": reads, "detail": clip(&first.detail, 300) }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_numbers_keep_only_their_last_four_digits() {
+        assert_eq!(mask_number("+1 (415) 555-0123"), "•••0123");
+        assert_eq!(mask_number("123"), "•••");
+    }
+
+    #[test]
+    fn clipping_redacts_tokens_and_masks_numbers() {
+        let s = clip(
+            "failed for +14155550123 with Bearer abc.def and eyJhbGciOiJSUzI1NiIsInR5cCI6 x",
+            500,
+        );
+        assert!(!s.contains("4155550123"), "{s}");
+        assert!(s.contains("•••0123"));
+        assert!(!s.contains("abc.def"));
+        assert!(!s.contains("eyJhbGci"));
+        assert_eq!(clip("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn durations_read_as_a_person_says_them() {
+        assert_eq!(secs(76.0), "1 min 16 s");
+        assert_eq!(secs(12.4), "12 s");
+        assert_eq!(secs(3720.0), "1 h 2 min");
+    }
+}

@@ -1,0 +1,263 @@
+//! The durable job queue between the receiver, the workers and the notifier.
+//!
+//! Two backends behind one [`Queue`]: RabbitMQ (lapin; quorum queues, publisher confirms,
+//! manual acks, reconnects by itself) for real use, and an in-process bounded channel for
+//! trying the tool out. Both carry the same [`OutMessage`]s and hand out the same
+//! [`Delivery`]s, so the receiver, worker and notifier do not know which one they talk to.
+//!
+//! Topology with prefix `P` (CONTRACT.md section 9): `P.jobs`, `P.retry.<delay>`,
+//! `P.reports`, `P.dead` — see [`topology`].
+
+pub mod memory;
+pub mod rabbitmq;
+pub mod topology;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use topology::Topology;
+
+/// Where a message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// `P.jobs`: events waiting to be diagnosed.
+    Jobs,
+    /// `P.retry.<delay>`: back into `P.jobs` after the delay.
+    Retry(Duration),
+    /// `P.reports`: diagnoses waiting for the notifier.
+    Reports,
+    /// `P.dead`: what can never succeed, with its reason.
+    Dead,
+}
+
+/// Which queue a consumer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `P.jobs`.
+    Jobs,
+    /// `P.reports` (single active consumer).
+    Reports,
+}
+
+/// A message to publish.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutMessage {
+    /// The event id; the AMQP `message_id`.
+    pub id: String,
+    /// JSON bytes.
+    pub body: Vec<u8>,
+    /// How many times the job has been tried (0 on first publish).
+    pub attempt: u32,
+    /// Why it is being retried or dead-lettered.
+    pub reason: Option<String>,
+    /// The conversation id, carried as a header so `dead-letters` can list it without
+    /// parsing bodies.
+    pub conversation_id: Option<String>,
+}
+
+/// Why the queue did not take a message.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Not connected to the broker right now (it reconnects by itself).
+    #[error("the queue is not connected")]
+    NotConnected,
+    /// The broker did not confirm within the bound.
+    #[error("the queue did not confirm the publish within {0:?}")]
+    ConfirmTimeout(Duration),
+    /// The broker refused the message (nack: e.g. the queue is full).
+    #[error("the queue refused the message")]
+    Nacked,
+    /// The message could not be routed (the queue does not exist).
+    #[error("the message could not be routed to {0}")]
+    Unroutable(String),
+    /// The in-process queue is full.
+    #[error("the in-process queue is full")]
+    Full,
+    /// A broker protocol or I/O error.
+    #[error("broker error: {0}")]
+    Broker(String),
+}
+
+impl QueueError {
+    /// Every queue error is worth retrying later: the broker comes back, queues drain.
+    pub fn is_transient(&self) -> bool {
+        true
+    }
+}
+
+/// The queue, whichever backend.
+#[derive(Clone)]
+pub enum Queue {
+    /// In-process: for trying the tool; not durable.
+    Memory(Arc<memory::MemoryQueue>),
+    /// RabbitMQ.
+    Rabbit(Arc<rabbitmq::RabbitQueue>),
+}
+
+impl Queue {
+    /// `"rabbitmq"` or `"memory"`, as `/readyz` shows it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Queue::Memory(_) => "memory",
+            Queue::Rabbit(_) => "rabbitmq",
+        }
+    }
+
+    /// True while messages can be published.
+    pub fn is_connected(&self) -> bool {
+        match self {
+            Queue::Memory(_) => true,
+            Queue::Rabbit(q) => q.is_connected(),
+        }
+    }
+
+    /// Publishes durably: returns once the broker confirmed the persistent message.
+    ///
+    /// # Errors
+    /// [`QueueError`] when the message was not accepted; nothing was stored then.
+    pub async fn publish(&self, target: Target, msg: OutMessage) -> Result<(), QueueError> {
+        match self {
+            Queue::Memory(q) => q.publish(target, msg).await,
+            Queue::Rabbit(q) => q.publish(target, msg).await,
+        }
+    }
+
+    /// Starts consuming with manual acks and the given prefetch.
+    ///
+    /// # Errors
+    /// [`QueueError`] when the consumer cannot be started (memory: already taken).
+    pub async fn consume(&self, source: Source, prefetch: u16) -> Result<Consumer, QueueError> {
+        match self {
+            Queue::Memory(q) => q.consume(source),
+            Queue::Rabbit(q) => q.consume(source, prefetch).await,
+        }
+    }
+
+    /// Reads every message of `P.dead` without removing it (`dead-letters`).
+    ///
+    /// # Errors
+    /// [`QueueError`] when the broker cannot be read.
+    pub async fn peek_dead(&self) -> Result<Vec<DeadLetter>, QueueError> {
+        match self {
+            Queue::Memory(q) => Ok(q.peek_dead()),
+            Queue::Rabbit(q) => q.peek_dead().await,
+        }
+    }
+
+    /// Moves every message of `P.dead` back to `P.jobs`; returns how many.
+    ///
+    /// # Errors
+    /// [`QueueError`] when the broker cannot be read or written; what was moved stays moved.
+    pub async fn requeue_dead(&self) -> Result<usize, QueueError> {
+        match self {
+            Queue::Memory(q) => q.requeue_dead().await,
+            Queue::Rabbit(q) => q.requeue_dead().await,
+        }
+    }
+
+    /// Closes connections, waiting for outstanding confirms.
+    pub async fn close(&self) {
+        if let Queue::Rabbit(q) = self {
+            q.close().await;
+        }
+    }
+}
+
+/// A message in `P.dead`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    /// The event id.
+    pub event_id: String,
+    /// The conversation id, when known.
+    pub conversation_id: Option<String>,
+    /// Why it died (our reason header, or the broker's `x-first-death-reason`).
+    pub reason: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// How a delivery is settled.
+pub(crate) enum Settle {
+    Memory(memory::MemoryAcker),
+    Rabbit(lapin::Acker),
+}
+
+/// One message handed to a consumer. Settle it exactly once: [`Delivery::ack`] after the
+/// work is done, [`Delivery::requeue`] to give it back (another consumer, or this one
+/// later, gets it), [`Delivery::reject`] to dead-letter it through the broker.
+pub struct Delivery {
+    /// The message id (event id).
+    pub id: String,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Our attempt counter (retries through `P.retry.*`).
+    pub attempt: u32,
+    /// The broker's redelivery count (crashes, requeues) on this queue.
+    pub delivery_count: u32,
+    /// The reason header, when the message carries one.
+    pub reason: Option<String>,
+    /// The conversation id header, when present.
+    pub conversation_id: Option<String>,
+    pub(crate) settle: Settle,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("id", &self.id)
+            .field("attempt", &self.attempt)
+            .finish()
+    }
+}
+
+impl Delivery {
+    /// Acknowledges: the work is done. Returns false when the channel it came on is gone
+    /// (the broker will redeliver it; the work must be idempotent).
+    pub async fn ack(self) -> bool {
+        match self.settle {
+            Settle::Memory(_) => true,
+            Settle::Rabbit(a) => a
+                .ack(lapin::options::BasicAckOptions::default())
+                .await
+                .unwrap_or(false),
+        }
+    }
+
+    /// Gives the message back to the queue.
+    pub async fn requeue(self) -> bool {
+        match self.settle {
+            Settle::Memory(a) => a.requeue(self.id, self.body, self.attempt).await,
+            Settle::Rabbit(a) => a
+                .nack(lapin::options::BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
+                .unwrap_or(false),
+        }
+    }
+
+    /// Rejects without requeue: the broker dead-letters it to `P.dead`.
+    pub async fn reject(self, reason: &str) -> bool {
+        match self.settle {
+            Settle::Memory(a) => a.dead(self.id, self.body, reason, self.conversation_id),
+            Settle::Rabbit(a) => a
+                .reject(lapin::options::BasicRejectOptions { requeue: false })
+                .await
+                .unwrap_or(false),
+        }
+    }
+}
+
+/// A stream of deliveries.
+pub struct Consumer {
+    pub(crate) rx: tokio::sync::mpsc::Receiver<Delivery>,
+    pub(crate) _guard: Option<tokio_util::sync::DropGuard>,
+}
+
+impl Consumer {
+    /// The next delivery; `None` once the consumer is closed.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        self.rx.recv().await
+    }
+}

@@ -1,0 +1,562 @@
+//! RabbitMQ through lapin 4: durable quorum queues, persistent messages, publisher
+//! confirms, manual acks, and reconnection by a supervisor task.
+//!
+//! Connections: one for publishing (the receiver's and the worker's publishes) and one per
+//! consumer. A memory alarm blocks publishing connections; were the consumers on the same
+//! connection their acks would be stuck too, and the queue could never drain.
+//!
+//! Reconnection is ours, not lapin's auto-recovery: a supervisor owns "connect → declare
+//! the topology → open the channel" and, when the connection or channel breaks, drops it
+//! and starts again with capped exponential backoff. While it is down, publishes fail at
+//! once with [`QueueError::NotConnected`] (the receiver answers 503), and consumers simply
+//! receive nothing. No restart is ever needed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::Confirmation;
+use lapin::options::{
+    BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Consumer, DeadLetter, Delivery, OutMessage, QueueError, Settle, Source, Target, Topology,
+};
+
+const H_ATTEMPT: &str = "x-hd-attempt";
+const H_REASON: &str = "x-hd-reason";
+const H_EVENT_ID: &str = "x-hd-event-id";
+const H_CONVERSATION: &str = "x-hd-conversation-id";
+
+/// Longest pause between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How to reach the broker.
+#[derive(Clone)]
+pub struct RabbitSettings {
+    /// `AMQP_URL` (holds the password).
+    pub url: SecretString,
+    /// Names and arguments.
+    pub topology: Topology,
+    /// How long a publish may wait for the broker's confirm (default 5 s).
+    pub confirm_timeout: Duration,
+    /// Shown in the management UI's connection list.
+    pub connection_name: String,
+}
+
+struct Publisher {
+    conn: Connection,
+    channel: Channel,
+}
+
+/// A RabbitMQ-backed queue with a self-healing publishing connection.
+pub struct RabbitQueue {
+    settings: RabbitSettings,
+    publisher: RwLock<Option<Arc<Publisher>>>,
+    connected: AtomicBool,
+    connected_notify: tokio::sync::Notify,
+    cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for RabbitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RabbitQueue")
+            .field("prefix", &self.settings.topology.prefix())
+            .finish()
+    }
+}
+
+/// The broker's host and port, for log lines (the URL holds the password).
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}:{}",
+            u.scheme(),
+            u.host_str().unwrap_or("?"),
+            u.port().unwrap_or(5672)
+        ),
+        Err(_) => "<invalid AMQP_URL>".into(),
+    }
+}
+
+impl RabbitQueue {
+    /// Starts the publishing supervisor; returns at once (the first connection attempt
+    /// runs in the background; see [`RabbitQueue::wait_connected`]).
+    pub fn start(settings: RabbitSettings, cancel: CancellationToken) -> Arc<Self> {
+        let q = Arc::new(RabbitQueue {
+            settings,
+            publisher: RwLock::new(None),
+            connected: AtomicBool::new(false),
+            connected_notify: tokio::sync::Notify::new(),
+            cancel,
+        });
+        tokio::spawn(q.clone().supervise());
+        q
+    }
+
+    /// Waits until the publishing connection is up.
+    ///
+    /// # Errors
+    /// [`QueueError::NotConnected`] after `within`.
+    pub async fn wait_connected(&self, within: Duration) -> Result<(), QueueError> {
+        let wait = async {
+            loop {
+                let notified = self.connected_notify.notified();
+                if self.is_connected() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(within, wait)
+            .await
+            .map_err(|_| QueueError::NotConnected)
+    }
+
+    /// True while the publishing connection and channel are open.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    async fn supervise(self: Arc<Self>) {
+        let mut backoff = Duration::from_millis(100);
+        let target = redact(self.settings.url.expose_secret());
+        let mut logged_down = false;
+        loop {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            match open(&self.settings, "publish").await {
+                Ok((conn, channel)) => {
+                    if let Err(e) = channel
+                        .confirm_select(ConfirmSelectOptions::default())
+                        .await
+                    {
+                        tracing::warn!(broker = %target, error = %e, "could not enable publisher confirms");
+                    } else {
+                        tracing::info!(broker = %target, "connected to RabbitMQ");
+                        logged_down = false;
+                        backoff = Duration::from_millis(100);
+                        let p = Arc::new(Publisher { conn, channel });
+                        *self.publisher.write().expect("publisher lock") = Some(p.clone());
+                        self.connected.store(true, Ordering::Release);
+                        self.connected_notify.notify_waiters();
+                        wait_until_broken(&p.conn, &p.channel, &self.cancel).await;
+                        self.connected.store(false, Ordering::Release);
+                        *self.publisher.write().expect("publisher lock") = None;
+                        if self.cancel.is_cancelled() {
+                            break;
+                        }
+                        tracing::warn!(broker = %target, "lost the RabbitMQ connection; reconnecting");
+                    }
+                }
+                Err(e) => {
+                    if !logged_down {
+                        tracing::warn!(broker = %target, error = %e, "cannot reach RabbitMQ; retrying with backoff");
+                        logged_down = true;
+                    } else {
+                        tracing::debug!(broker = %target, error = %e, "RabbitMQ still unreachable");
+                    }
+                }
+            }
+            tokio::select! {
+                () = self.cancel.cancelled() => break,
+                () = tokio::time::sleep(with_jitter(backoff)) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    fn current(&self) -> Result<Arc<Publisher>, QueueError> {
+        self.publisher
+            .read()
+            .expect("publisher lock")
+            .clone()
+            .ok_or(QueueError::NotConnected)
+    }
+
+    fn routing_key(&self, target: Target) -> String {
+        let t = &self.settings.topology;
+        match target {
+            Target::Jobs => t.jobs(),
+            Target::Reports => t.reports(),
+            Target::Dead => t.dead(),
+            Target::Retry(d) => t.retry_for(d).0,
+        }
+    }
+
+    pub(crate) async fn publish(&self, target: Target, msg: OutMessage) -> Result<(), QueueError> {
+        let p = self.current()?;
+        let key = self.routing_key(target);
+        let props = properties(&msg);
+        let timeout = self.settings.confirm_timeout;
+        let confirm = async {
+            p.channel
+                // mandatory: an unroutable message (queue deleted under us) comes back as
+                // a basic.return instead of vanishing with an ack.
+                .basic_publish(
+                    "".into(),
+                    ShortString::try_new(key.clone())
+                        .map_err(|e| QueueError::Broker(e.to_string()))?,
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    &msg.body,
+                    props,
+                )
+                .await
+                .map_err(|e| QueueError::Broker(e.to_string()))?
+                .await
+                .map_err(|e| QueueError::Broker(e.to_string()))
+        };
+        match tokio::time::timeout(timeout, confirm).await {
+            Err(_) => Err(QueueError::ConfirmTimeout(timeout)),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(QueueError::Unroutable(key)),
+            Ok(Ok(Confirmation::Nack(_))) => Err(QueueError::Nacked),
+            Ok(Ok(Confirmation::NotRequested)) => {
+                Err(QueueError::Broker("confirms not enabled".into()))
+            }
+        }
+    }
+
+    pub(crate) async fn consume(
+        &self,
+        source: Source,
+        prefetch: u16,
+    ) -> Result<Consumer, QueueError> {
+        let queue = match source {
+            Source::Jobs => self.settings.topology.jobs(),
+            Source::Reports => self.settings.topology.reports(),
+        };
+        let (tx, rx) = mpsc::channel(usize::from(prefetch.max(1)));
+        let stop = self.cancel.child_token();
+        let settings = self.settings.clone();
+        tokio::spawn(consume_loop(settings, queue, prefetch, tx, stop.clone()));
+        Ok(Consumer {
+            rx,
+            _guard: Some(stop.drop_guard()),
+        })
+    }
+
+    /// Opens a short-lived channel for the `dead-letters` command.
+    async fn admin_channel(&self) -> Result<(Connection, Channel), QueueError> {
+        open(&self.settings, "admin")
+            .await
+            .map_err(|e| QueueError::Broker(e.to_string()))
+    }
+
+    pub(crate) async fn peek_dead(&self) -> Result<Vec<DeadLetter>, QueueError> {
+        let (conn, ch) = self.admin_channel().await?;
+        let mut out = Vec::new();
+        // basic.get without ack: each get hands the next message; closing the channel puts
+        // every one of them back, untouched.
+        while let Some(m) = ch
+            .basic_get(
+                self.settings.topology.dead().into(),
+                BasicGetOptions { no_ack: false },
+            )
+            .await
+            .map_err(|e| QueueError::Broker(e.to_string()))?
+        {
+            out.push(dead_letter(&m.delivery.properties, m.delivery.data.clone()));
+        }
+        let _ = conn.close(200, "listed".into()).await;
+        Ok(out)
+    }
+
+    pub(crate) async fn requeue_dead(&self) -> Result<usize, QueueError> {
+        let (conn, ch) = self.admin_channel().await?;
+        let mut n = 0;
+        while let Some(m) = ch
+            .basic_get(
+                self.settings.topology.dead().into(),
+                BasicGetOptions { no_ack: false },
+            )
+            .await
+            .map_err(|e| QueueError::Broker(e.to_string()))?
+        {
+            let d = dead_letter(&m.delivery.properties, m.delivery.data.clone());
+            let msg = OutMessage {
+                id: d.event_id,
+                body: d.body,
+                conversation_id: d.conversation_id,
+                ..Default::default()
+            };
+            // Publish (confirmed) first, then ack: a crash in between duplicates, never loses.
+            self.publish(Target::Jobs, msg).await?;
+            m.delivery
+                .acker
+                .ack(lapin::options::BasicAckOptions::default())
+                .await
+                .map_err(|e| QueueError::Broker(e.to_string()))?;
+            n += 1;
+        }
+        let _ = conn.close(200, "requeued".into()).await;
+        Ok(n)
+    }
+
+    pub(crate) async fn close(&self) {
+        let p = self.publisher.read().expect("publisher lock").clone();
+        if let Some(p) = p {
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), p.channel.wait_for_confirms()).await;
+            let _ = p.conn.close(200, "shutdown".into()).await;
+        }
+    }
+}
+
+fn with_jitter(d: Duration) -> Duration {
+    d.mul_f64(0.8 + fastrand::f64() * 0.4)
+}
+
+/// Connects, opens a channel and declares the whole topology on it (idempotent).
+async fn open(
+    settings: &RabbitSettings,
+    role: &str,
+) -> Result<(Connection, Channel), lapin::Error> {
+    let props = ConnectionProperties::default().with_connection_name(LongString::from(format!(
+        "{}:{role}",
+        settings.connection_name
+    )));
+    let conn = Connection::connect(settings.url.expose_secret(), props).await?;
+    let channel = conn.create_channel().await?;
+    declare(&channel, &settings.topology).await?;
+    Ok((conn, channel))
+}
+
+/// Declares every queue of the topology.
+///
+/// # Errors
+/// The broker's error, e.g. `406 PRECONDITION_FAILED` when a queue exists with other
+/// arguments (delete it, or use another `QUEUE_PREFIX`).
+pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), lapin::Error> {
+    for (name, args) in topology.declarations() {
+        channel
+            .queue_declare(name.into(), Topology::declare_options(), args)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn wait_until_broken(conn: &Connection, channel: &Channel, cancel: &CancellationToken) {
+    let mut events = conn.events_listener();
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            ev = events.next() => match ev {
+                Some(lapin::Event::Error(e)) => {
+                    tracing::debug!(error = %e, "RabbitMQ connection error");
+                    return;
+                }
+                Some(lapin::Event::ConnectionBlocked(reason)) => {
+                    // Publishes now wait until their confirm timeout; say why once.
+                    tracing::warn!(%reason, "RabbitMQ blocked the publishing connection (resource alarm)");
+                }
+                Some(_) => {}
+                None => return,
+            },
+            () = tokio::time::sleep(Duration::from_millis(250)) => {
+                if !conn.status().connected() || !channel.status().connected() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn consume_loop(
+    settings: RabbitSettings,
+    queue: String,
+    prefetch: u16,
+    tx: mpsc::Sender<Delivery>,
+    stop: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    let target = redact(settings.url.expose_secret());
+    while !stop.is_cancelled() {
+        match open(&settings, "consume").await {
+            Err(e) => {
+                tracing::debug!(broker = %target, error = %e, queue = %queue, "consumer cannot connect yet")
+            }
+            Ok((conn, channel)) => {
+                backoff = Duration::from_millis(100);
+                // Per-consumer prefetch (global QoS is refused by quorum queues), set
+                // before basic.consume.
+                let started = async {
+                    channel
+                        .basic_qos(prefetch, BasicQosOptions::default())
+                        .await?;
+                    channel
+                        .basic_consume(
+                            queue.as_str().into(),
+                            "".into(),
+                            BasicConsumeOptions::default(),
+                            FieldTable::default(),
+                        )
+                        .await
+                }
+                .await;
+                match started {
+                    Err(e) => tracing::warn!(error = %e, queue = %queue, "cannot start consuming"),
+                    Ok(mut consumer) => {
+                        tracing::info!(queue = %queue, prefetch, "consuming");
+                        loop {
+                            tokio::select! {
+                                () = stop.cancelled() => {
+                                    let _ = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default()).await;
+                                    // Keep the connection open a moment so in-flight work can still ack;
+                                    // the owner drops the consumer once it is done.
+                                    break;
+                                }
+                                next = consumer.next() => match next {
+                                    Some(Ok(d)) => {
+                                        if tx.send(delivery(d)).await.is_err() {
+                                            let _ = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default()).await;
+                                            break;
+                                        }
+                                    }
+                                    Some(Err(e)) => {
+                                        tracing::warn!(error = %e, queue = %queue, "consumer interrupted; reconnecting");
+                                        break;
+                                    }
+                                    None => break,
+                                },
+                            }
+                        }
+                    }
+                }
+                if stop.is_cancelled() {
+                    // Give in-flight jobs time to ack on this channel before it closes
+                    // (unacked deliveries go back to the queue when it does).
+                    drop(tx);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    hold_open_until_idle(&conn).await;
+                    return;
+                }
+                let _ = conn.close(200, "reconnect".into()).await;
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(with_jitter(backoff)) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// After a consumer stops, the connection stays until the process closes it: deliveries
+/// already handed out can still be acked. Bounded so a stuck job cannot hold it forever.
+async fn hold_open_until_idle(conn: &Connection) {
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let _ = conn.close(200, "consumer stopped".into()).await;
+}
+
+fn header_str(h: &FieldTable, key: &str) -> Option<String> {
+    match h.inner().get(key)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+        _ => None,
+    }
+}
+
+fn header_u32(h: &FieldTable, key: &str) -> Option<u32> {
+    match h.inner().get(key)? {
+        AMQPValue::LongLongInt(n) => u32::try_from(*n).ok(),
+        AMQPValue::LongInt(n) => u32::try_from(*n).ok(),
+        AMQPValue::LongUInt(n) => Some(*n),
+        AMQPValue::ShortInt(n) => u32::try_from(*n).ok(),
+        AMQPValue::ShortUInt(n) => Some(u32::from(*n)),
+        _ => None,
+    }
+}
+
+fn properties(msg: &OutMessage) -> BasicProperties {
+    let mut h = FieldTable::default();
+    h.insert(
+        H_EVENT_ID.into(),
+        AMQPValue::LongString(msg.id.as_str().into()),
+    );
+    h.insert(
+        H_ATTEMPT.into(),
+        AMQPValue::LongLongInt(i64::from(msg.attempt)),
+    );
+    if let Some(r) = &msg.reason {
+        h.insert(H_REASON.into(), AMQPValue::LongString(r.as_str().into()));
+    }
+    if let Some(c) = &msg.conversation_id {
+        h.insert(
+            H_CONVERSATION.into(),
+            AMQPValue::LongString(c.as_str().into()),
+        );
+    }
+    let mut props = BasicProperties::default()
+        // Persistent: quorum queues store everything anyway, but a classic queue a
+        // message is dead-lettered into would not.
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
+        .with_headers(h);
+    if let Ok(id) = ShortString::try_new(msg.id.clone()) {
+        props = props.with_message_id(id);
+    }
+    props
+}
+
+fn delivery(d: lapin::message::Delivery) -> Delivery {
+    let empty = FieldTable::default();
+    let h = d.properties.headers().as_ref().unwrap_or(&empty);
+    let id = header_str(h, H_EVENT_ID)
+        .or_else(|| {
+            d.properties
+                .message_id()
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+        })
+        .unwrap_or_default();
+    Delivery {
+        id,
+        attempt: header_u32(h, H_ATTEMPT).unwrap_or(0),
+        delivery_count: header_u32(h, "x-delivery-count").unwrap_or(0),
+        reason: header_str(h, H_REASON),
+        conversation_id: header_str(h, H_CONVERSATION),
+        body: d.data,
+        settle: Settle::Rabbit(d.acker),
+    }
+}
+
+fn dead_letter(props: &BasicProperties, body: Vec<u8>) -> DeadLetter {
+    let empty = FieldTable::default();
+    let h = props.headers().as_ref().unwrap_or(&empty);
+    let event_id = header_str(h, H_EVENT_ID)
+        .or_else(|| props.message_id().as_ref().map(|s| s.as_str().to_string()))
+        .unwrap_or_else(|| "?".into());
+    let reason = header_str(h, H_REASON)
+        .or_else(|| {
+            header_str(h, "x-first-death-reason").map(|r| match r.as_str() {
+                "delivery_limit" => {
+                    "delivery limit reached: the job failed or crashed its worker too often"
+                        .to_string()
+                }
+                "rejected" => "rejected by a worker".to_string(),
+                "expired" => "expired".to_string(),
+                other => other.to_string(),
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    DeadLetter {
+        event_id,
+        conversation_id: header_str(h, H_CONVERSATION),
+        reason,
+        body,
+    }
+}

@@ -1,0 +1,265 @@
+//! The webhook receiver: `POST /webhooks/cognigy/handover`, plus `/healthz`, `/readyz`
+//! and `/metrics`.
+//!
+//! The request path is verify, parse, publish, answer — nothing else. Diagnosis happens
+//! in the workers, so a Cognigy HTTP Request node (8–15 s timeout) always gets its answer
+//! in milliseconds.
+
+pub mod auth;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::event::{EventError, HandoverEvent};
+use crate::metrics::Metrics;
+use crate::queue::{OutMessage, Queue, QueueError, Target};
+use auth::{AuthConfig, Unverified};
+
+/// Path of the webhook.
+pub const WEBHOOK_PATH: &str = "/webhooks/cognigy/handover";
+
+/// Seconds a sender should wait after a 503 before retrying.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// What the receiver's handlers share.
+pub struct ReceiverState {
+    /// Accepted credentials.
+    pub auth: AuthConfig,
+    /// Where accepted events go.
+    pub queue: Queue,
+    /// `WEBHOOK_MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// A 4xx/5xx answer with the stable body `{"error": code, "detail": sentence}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    detail: &'a str,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn response(&self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+        }
+        r.json(ErrorBody {
+            error: self.code,
+            detail: &self.detail,
+        })
+    }
+}
+
+impl From<auth::AuthError> for ApiError {
+    fn from(e: auth::AuthError) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
+    }
+}
+
+impl From<EventError> for ApiError {
+    fn from(e: EventError) -> Self {
+        match e {
+            EventError::InvalidJson(d) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", d),
+            EventError::MissingConversationId => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "missing_conversation_id",
+                e.to_string(),
+            ),
+            EventError::InvalidField { detail, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail)
+            }
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(_: QueueError) -> Self {
+        // Opaque on purpose: a 5xx never leaks broker details to the sender.
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_unavailable",
+            "the event could not be queued right now and was not accepted; retry later",
+        )
+    }
+}
+
+/// Registers the routes on an actix `App`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(WEBHOOK_PATH, web::post().to(handover))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+#[derive(Serialize)]
+struct Accepted<'a> {
+    status: &'static str,
+    id: &'a str,
+}
+
+async fn handover(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<ReceiverState>,
+) -> HttpResponse {
+    match accept(&req, payload, &state).await {
+        Ok(id) => {
+            state.metrics.webhook("accepted");
+            HttpResponse::Accepted().json(Accepted {
+                status: "queued",
+                id: &id,
+            })
+        }
+        Err(e) => {
+            state.metrics.webhook(e.code);
+            if e.status.is_server_error() {
+                tracing::error!(error = e.code, "webhook not accepted");
+            } else {
+                tracing::warn!(error = e.code, detail = %e.detail, "webhook rejected");
+            }
+            e.response()
+        }
+    }
+}
+
+async fn accept(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &ReceiverState,
+) -> Result<String, ApiError> {
+    check_content_type(req)?;
+    let body = read_body(req, payload, state.max_body_bytes).await?;
+    let verified =
+        Unverified::new(body).verify(&state.auth, req.headers(), chrono::Utc::now().timestamp())?;
+    let event = HandoverEvent::parse(verified.body())?;
+    let msg = OutMessage {
+        id: event.event_id.clone(),
+        body: event.to_json(),
+        attempt: 0,
+        reason: None,
+        conversation_id: Some(event.conversation_id.clone()),
+    };
+    state.queue.publish(Target::Jobs, msg).await.map_err(|e| {
+        tracing::error!(error = %e, event_id = %event.event_id, "queue did not take the event");
+        ApiError::from(e)
+    })?;
+    tracing::debug!(event_id = %event.event_id, conversation_id = %event.conversation_id, "event queued");
+    Ok(event.event_id)
+}
+
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "Content-Type must be application/json, got {:?}: set the HTTP Request node's payload type to JSON",
+                if ct.is_empty() { "nothing" } else { ct }
+            ),
+        ))
+    }
+}
+
+/// Reads the body, refusing it as soon as it is known to be over the limit: from
+/// `Content-Length` before reading anything, or while streaming a chunked body.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than WEBHOOK_MAX_BODY_BYTES ({limit} bytes)"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v: &HeaderValue| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "the body could not be read completely",
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(state: web::Data<ReceiverState>) -> HttpResponse {
+    let connected = state.queue.is_connected();
+    state.metrics.set_queue_connected(connected);
+    let body = serde_json::json!({"queue": state.queue.kind(), "connected": connected, "durable": state.queue.kind() == "rabbitmq"});
+    if connected {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn metrics(state: web::Data<ReceiverState>) -> HttpResponse {
+    state
+        .metrics
+        .set_queue_connected(state.queue.is_connected());
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.render())
+}

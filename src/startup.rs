@@ -1,0 +1,250 @@
+//! Building and running the service: `Application::build` binds first (port 0 works in
+//! tests) and starts the chosen roles; `run_until_stopped` waits for SIGINT/SIGTERM (or
+//! the shutdown token) and drains: the HTTP server finishes in-flight requests, consumers
+//! stop taking work, in-flight jobs finish and ack (or are requeued by the broker), the
+//! queue waits for outstanding confirms.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::queue::rabbitmq::{RabbitQueue, RabbitSettings};
+use crate::queue::{Queue, Topology, memory::MemoryQueue};
+use crate::receiver::auth::AuthConfig;
+use crate::receiver::{self, ReceiverState};
+
+/// Which roles this process plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Receiver, worker and notifier in one process.
+    All,
+    /// The HTTP endpoint only.
+    Receiver,
+    /// Diagnoses queued events.
+    Worker,
+    /// Groups and sends reports (one active across all processes).
+    Notifier,
+}
+
+impl Role {
+    /// Whether this role set includes the receiver.
+    pub fn receiver(self) -> bool {
+        matches!(self, Role::All | Role::Receiver)
+    }
+    /// Whether this role set includes the worker.
+    pub fn worker(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+    /// Whether this role set includes the notifier.
+    pub fn notifier(self) -> bool {
+        matches!(self, Role::All | Role::Notifier)
+    }
+}
+
+/// Opens the configured queue (RabbitMQ, or in-process when `AMQP_URL` is unset).
+pub fn open_queue(settings: &Settings, cancel: &CancellationToken) -> Queue {
+    match &settings.queue.amqp_url {
+        None => Queue::Memory(MemoryQueue::new()),
+        Some(url) => Queue::Rabbit(RabbitQueue::start(
+            RabbitSettings {
+                url: url.clone(),
+                topology: Topology::new(&settings.queue.prefix, settings.retry_delays()),
+                confirm_timeout: settings.queue.confirm_timeout,
+                connection_name: format!("handover-doctor@{}", hostname()),
+            },
+            cancel.child_token(),
+        )),
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".into())
+}
+
+/// A running (or ready to run) service.
+pub struct Application {
+    port: Option<u16>,
+    server: Option<actix_web::dev::Server>,
+    queue: Queue,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Application {
+    /// Validates the settings, opens the queue, binds the listener and starts the roles.
+    ///
+    /// # Errors
+    /// A configuration error naming the variable, or the address cannot be bound.
+    pub async fn build(settings: Settings, role: Role) -> anyhow::Result<Self> {
+        let cancel = CancellationToken::new();
+        let metrics = Arc::new(Metrics::new());
+        let r = &settings.receiver;
+        let auth = AuthConfig::new(&r.signing_secrets, &r.api_keys, r.tolerance_secs)
+            .map_err(anyhow::Error::msg)?;
+        if role.receiver() && auth.is_open() {
+            if !r.listen_addr.ip().is_loopback() {
+                anyhow::bail!(
+                    "no webhook authentication is configured and LISTEN_ADDR={} is not a loopback address: \
+                     set WEBHOOK_SIGNING_SECRETS or WEBHOOK_API_KEYS (or listen on 127.0.0.1)",
+                    r.listen_addr
+                );
+            }
+            tracing::warn!(
+                listen_addr = %r.listen_addr,
+                "no WEBHOOK_SIGNING_SECRETS or WEBHOOK_API_KEYS: accepting unauthenticated webhooks on loopback only"
+            );
+        }
+
+        let queue = open_queue(&settings, &cancel);
+        if let Queue::Memory(_) = queue {
+            tracing::warn!(
+                "AMQP_URL is not set: using the in-process queue, which is NOT durable (events are lost on restart); \
+                 set AMQP_URL for real use"
+            );
+        }
+
+        let tasks = TaskTracker::new();
+        let mut app = Application {
+            port: None,
+            server: None,
+            queue,
+            metrics,
+            cancel,
+            tasks,
+        };
+
+        let http_addr = if role.receiver() {
+            Some(r.listen_addr)
+        } else {
+            settings
+                .env
+                .get("METRICS_ADDR")
+                .map(|a| a.parse())
+                .transpose()
+                .context("METRICS_ADDR is not an address")?
+        };
+        if let Some(addr) = http_addr {
+            let listener = TcpListener::bind(addr)
+                .with_context(|| format!("cannot listen on {addr} (LISTEN_ADDR / METRICS_ADDR)"))?;
+            app.port = Some(listener.local_addr()?.port());
+            let state = web::Data::new(ReceiverState {
+                auth,
+                queue: app.queue.clone(),
+                max_body_bytes: r.max_body_bytes,
+                metrics: app.metrics.clone(),
+            });
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .configure(receiver::routes)
+            })
+            .workers(r.workers.max(1))
+            .disable_signals()
+            .shutdown_timeout(10)
+            .listen(listener)?
+            .run();
+            tracing::info!(%addr, port = app.port, ?role, "listening");
+            app.server = Some(server);
+        }
+
+        crate::roles::start(
+            &settings,
+            role,
+            &app.queue,
+            &app.metrics,
+            &app.cancel,
+            &app.tasks,
+        )
+        .await?;
+        Ok(app)
+    }
+
+    /// The bound port, when an HTTP listener runs.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The queue this process uses.
+    pub fn queue(&self) -> Queue {
+        self.queue.clone()
+    }
+
+    /// This process's metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Cancelling this token stops the application gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Runs until SIGINT/SIGTERM or the shutdown token, then drains.
+    ///
+    /// # Errors
+    /// The HTTP server failed.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            server,
+            queue,
+            cancel,
+            tasks,
+            ..
+        } = self;
+        let handle = server.as_ref().map(|s| s.handle());
+        let server_task = server.map(tokio::spawn);
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = shutdown_signal() => tracing::info!("shutdown requested; draining"),
+        }
+        cancel.cancel();
+        if let Some(h) = handle {
+            h.stop(true).await;
+        }
+        if let Some(t) = server_task {
+            let _ = t.await;
+        }
+        tasks.close();
+        if tokio::time::timeout(Duration::from_secs(30), tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some jobs did not finish within 30 s; the broker will redeliver them");
+        }
+        queue.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,595 @@
+//! The CXone client against a fake CXone: discovery and token flow, token sharing,
+//! re-authentication, retries, version drift, paging, caching, and `gather`.
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use handover_doctor::cxone::{CxoneError, gather};
+use handover_doctor::diagnosis::evidence::{CxoneEvidence, Lookup, ProblemKind};
+use handover_doctor::event::HandoverEvent;
+use serde_json::{Value, json};
+use wiremock::ResponseTemplate;
+use wiremock::matchers::{basic_auth, header, method, path};
+
+use crate::support::cxone_stub::*;
+
+fn event(contact_id: &str, target_skill: Option<&str>) -> HandoverEvent {
+    let mut body = json!({
+        "conversationId": "conv-1",
+        "occurredAt": "2026-05-12T14:26:58Z",
+        "cxone": {"contactId": contact_id, "masterContactId": MASTER_CONTACT_ID},
+        "handover": {"mechanism": "cxone_signal"}
+    });
+    if let Some(s) = target_skill {
+        body["handover"]["targetSkill"] = json!(s);
+    }
+    HandoverEvent::parse(body.to_string().as_bytes()).unwrap()
+}
+
+fn facts(e: CxoneEvidence) -> handover_doctor::diagnosis::evidence::CxoneFacts {
+    match e {
+        CxoneEvidence::Checked(f) => *f,
+        other => panic!("expected Checked, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn discovery_and_token_follow_the_cxone_flow() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    let token = stub.token_response(3600);
+    // Only the exact CXone token request gets a token.
+    wiremock::Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .and(basic_auth(CLIENT_ID, CLIENT_SECRET))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token.clone()))
+        .expect(1)
+        .mount(&stub.server)
+        .await;
+    stub.mount_cxone_configuration().await;
+    stub.contact(CONTACT_ID, 200, stub.fixture("contact_completed"))
+        .await;
+
+    let client = stub.client();
+    let contact = client.get_contact(CONTACT_ID).await.unwrap().unwrap();
+    assert_eq!(contact.contact_id.as_deref(), Some(CONTACT_ID));
+
+    let token_request = &stub.requests_to_path("/auth/token").await[0];
+    let form = String::from_utf8(token_request.body.clone()).unwrap();
+    let mut fields: Vec<&str> = form.split('&').collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec![
+            "grant_type=password",
+            "password=SECRETEXAMPLEH4K2P9WQ7TB5LX%3D%3D%3D%3D",
+            "username=AKIDEXAMPLEQ6JX3ZVJ7RN2M%3D%3D%3D%3D",
+        ]
+    );
+    let discovery = &stub
+        .requests_to_path("/.well-known/cxone-configuration")
+        .await[0];
+    assert_eq!(
+        discovery.url.query(),
+        Some(format!("tenantId={TENANT_ID}").as_str())
+    );
+    let api = &stub
+        .requests_to_path(&stub.api_path(&format!("contacts/{CONTACT_ID}")))
+        .await[0];
+    let bearer = api.headers.get("authorization").unwrap().to_str().unwrap();
+    assert_eq!(
+        bearer,
+        format!("Bearer {}", token["access_token"].as_str().unwrap())
+    );
+    let line = client.check().await.unwrap();
+    assert!(line.contains(TENANT_ID), "{line}");
+    assert!(line.contains("/incontactapi/services/v30.0"), "{line}");
+}
+
+#[tokio::test]
+async fn the_api_url_override_skips_api_discovery() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    stub.mount_token(stub.token_response(3600)).await;
+    stub.skill(SKILL_ID, 200, stub.fixture("skill")).await;
+    let mut settings = stub.settings();
+    settings.api_url_override = Some(url::Url::parse(&stub.uri()).unwrap());
+    let skill = stub.client_with(settings).skill(SKILL_ID).await.unwrap();
+    assert_eq!(skill.unwrap().skill_name.as_deref(), Some(SKILL_NAME));
+    assert!(
+        stub.requests_to_path("/.well-known/cxone-configuration")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn one_token_serves_many_calls() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let client = stub.client();
+    client.get_contact(CONTACT_ID).await.unwrap();
+    client.hierarchy(CONTACT_ID).await.unwrap();
+    client.is_active(CONTACT_ID).await.unwrap();
+    client.check().await.unwrap();
+    assert_eq!(stub.token_requests().await, 1);
+    assert_eq!(
+        stub.requests_to_path("/.well-known/openid-configuration")
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn twenty_concurrent_callers_share_a_single_token_request() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    stub.mount_cxone_configuration().await;
+    // A slow token endpoint makes every caller arrive while the first fetch runs.
+    wiremock::Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(stub.token_response(3600))
+                .set_delay(Duration::from_millis(300)),
+        )
+        .mount(&stub.server)
+        .await;
+    stub.mount_story().await;
+    let client = stub.client();
+    let calls = (0..20).map(|_| client.get_contact(CONTACT_ID));
+    let results = futures_util::future::join_all(calls).await;
+    assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
+    assert_eq!(stub.token_requests().await, 1);
+    assert_eq!(
+        stub.api_requests(&format!("contacts/{CONTACT_ID}")).await,
+        20
+    );
+}
+
+#[tokio::test]
+async fn a_401_re_authenticates_once_and_retries() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let rel = format!("contacts/{CONTACT_ID}");
+    stub.respond_times(&rel, 1, ResponseTemplate::new(401))
+        .await;
+    let client = stub.client();
+    let contact = client.get_contact(CONTACT_ID).await.unwrap();
+    assert!(contact.is_some());
+    assert_eq!(stub.token_requests().await, 2);
+    assert_eq!(stub.api_requests(&rel).await, 2);
+}
+
+#[tokio::test]
+async fn a_401_to_a_fresh_token_is_an_auth_failure() {
+    let stub = CxoneStub::start().await;
+    let rel = format!("contacts/{CONTACT_ID}");
+    stub.respond(&rel, 401, Value::Null).await;
+    let err = stub.client().get_contact(CONTACT_ID).await.unwrap_err();
+    assert!(matches!(err, CxoneError::AuthFailed { .. }), "{err:?}");
+    assert_eq!(stub.api_requests(&rel).await, 2);
+    assert_eq!(stub.token_requests().await, 2);
+}
+
+#[tokio::test]
+async fn a_refused_token_makes_cxone_unreachable_with_auth_failed() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    stub.mount_token_error(401, "invalid_client").await;
+    let client = stub.client();
+    let e = gather(Some(&client), Some(&event(CONTACT_ID, None)), None).await;
+    let CxoneEvidence::Unreachable(problem) = e else {
+        panic!("expected Unreachable, got {e:?}");
+    };
+    assert_eq!(problem.kind, ProblemKind::AuthFailed);
+    assert!(problem.detail.contains("401"), "{}", problem.detail);
+    assert!(
+        problem.detail.contains("invalid_client"),
+        "{}",
+        problem.detail
+    );
+    assert!(!problem.detail.contains(CLIENT_SECRET));
+    // A refused login is an answer: asked once, not retried.
+    assert_eq!(stub.token_requests().await, 1);
+}
+
+#[tokio::test]
+async fn a_missing_discovery_document_is_an_auth_failure_naming_the_issuer_variable() {
+    let stub = CxoneStub::start_bare().await;
+    let err = stub.client().check().await.unwrap_err();
+    assert!(matches!(err, CxoneError::AuthFailed { .. }), "{err:?}");
+    assert!(err.to_string().contains("CXONE_ISSUER"), "{err}");
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_on_429() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let rel = format!("skills/{SKILL_ID}");
+    stub.respond_times(
+        &rel,
+        1,
+        ResponseTemplate::new(429).insert_header("Retry-After", "1"),
+    )
+    .await;
+    let client = stub.client();
+    client.check().await.unwrap();
+    let started = Instant::now();
+    let skill = client.skill(SKILL_ID).await.unwrap();
+    let waited = started.elapsed();
+    assert!(skill.is_some());
+    assert!(waited >= Duration::from_secs(1), "{waited:?}");
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    assert_eq!(stub.api_requests(&rel).await, 2);
+    assert_eq!(
+        stub.metrics.count(
+            "cxone_requests",
+            &[("endpoint", "/skills/{id}"), ("status", "429")]
+        ),
+        1
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_until_the_bound_then_unavailable() {
+    let stub = CxoneStub::start().await;
+    let rel = format!("skills/{SKILL_ID}/activity");
+    stub.respond(&rel, 503, json!({"error": "ServiceUnavailable"}))
+        .await;
+    let err = stub.client().skill_activity(SKILL_ID).await.unwrap_err();
+    assert!(matches!(err, CxoneError::Unavailable { .. }), "{err:?}");
+    assert!(err.is_transient());
+    assert!(err.to_string().contains("503"), "{err}");
+    // One attempt plus max_retries (4).
+    assert_eq!(stub.api_requests(&rel).await, 5);
+    assert_eq!(
+        stub.metrics.count(
+            "cxone_requests",
+            &[("endpoint", "/skills/{id}/activity"), ("status", "503")]
+        ),
+        5
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_is_retried_and_counted_as_timeout() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let rel = format!("contacts/{CONTACT_ID}/hierarchy");
+    stub.respond_times(
+        &rel,
+        1,
+        ResponseTemplate::new(200).set_delay(Duration::from_millis(800)),
+    )
+    .await;
+    let mut settings = stub.settings();
+    settings.request_timeout = Duration::from_millis(300);
+    let client = stub.client_with(settings);
+    let h = client.hierarchy(CONTACT_ID).await.unwrap().unwrap();
+    assert_eq!(h.master_contact_id.as_deref(), Some(MASTER_CONTACT_ID));
+    assert_eq!(
+        stub.metrics.count(
+            "cxone_requests",
+            &[
+                ("endpoint", "/contacts/{id}/hierarchy"),
+                ("status", "timeout")
+            ]
+        ),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_403_is_forbidden_at_once_without_retry() {
+    let stub = CxoneStub::start().await;
+    let rel = format!("contacts/{CONTACT_ID}");
+    stub.contact(CONTACT_ID, 403, json!({"error": "Forbidden"}))
+        .await;
+    let err = stub.client().get_contact(CONTACT_ID).await.unwrap_err();
+    assert!(matches!(err, CxoneError::Forbidden { .. }), "{err:?}");
+    assert!(!err.is_transient());
+    assert_eq!(stub.api_requests(&rel).await, 1);
+}
+
+#[tokio::test]
+async fn version_drifted_field_names_and_wrappers_read_alike() {
+    let stub = CxoneStub::start().await;
+    stub.contact("1", 200, stub.fixture("contact_v1x_result_set"))
+        .await;
+    stub.contact("2", 200, stub.fixture("contact_completed"))
+        .await;
+    stub.contact("3", 200, stub.fixture("contact_active")).await;
+    let client = stub.client();
+    let old = client.get_contact("1").await.unwrap().unwrap();
+    let new = client.get_contact("2").await.unwrap().unwrap();
+    let active = client.get_contact("3").await.unwrap().unwrap();
+    for c in [&old, &new] {
+        assert_eq!(c.contact_start_date, new.contact_start_date);
+        assert_eq!(c.media_type_id.as_deref(), Some("4"));
+        assert_eq!(c.abandoned, Some(true));
+        assert_eq!(c.in_queue_seconds, Some(76.0));
+        assert_eq!(c.agent_id, None);
+    }
+    assert_eq!(active.state_name.as_deref(), Some("InQueue"));
+    assert_eq!(active.total_duration_seconds, None);
+}
+
+#[tokio::test]
+async fn no_content_answers_mean_nothing_there() {
+    let stub = CxoneStub::start().await;
+    stub.contact(CONTACT_ID, 204, Value::Null).await;
+    stub.active(CONTACT_ID, 204, Value::Null).await;
+    stub.skill_agents(SKILL_ID, 204, Value::Null).await;
+    stub.skill_activity(SKILL_ID, 200, json!({"skillActivity": []}))
+        .await;
+    let client = stub.client();
+    assert_eq!(client.get_contact(CONTACT_ID).await.unwrap(), None);
+    assert!(!client.is_active(CONTACT_ID).await.unwrap());
+    assert_eq!(client.skill_agents(SKILL_ID).await.unwrap(), Some(vec![]));
+    assert_eq!(client.skill_activity(SKILL_ID).await.unwrap(), None);
+    assert_eq!(client.get_contact("999").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_active_contact_is_seen_as_still_active() {
+    let stub = CxoneStub::start().await;
+    stub.active(CONTACT_ID, 200, stub.fixture("contacts_active"))
+        .await;
+    stub.active("745512890999", 200, stub.fixture("contacts_active"))
+        .await;
+    let client = stub.client();
+    assert!(client.is_active(CONTACT_ID).await.unwrap());
+    // An old version that ignores the filter lists other contacts: not ours.
+    assert!(!client.is_active("745512890999").await.unwrap());
+}
+
+#[tokio::test]
+async fn state_history_falls_back_to_the_dashed_path_and_remembers_it() {
+    let stub = CxoneStub::start().await;
+    let plain = format!("contacts/{CONTACT_ID}/statehistory");
+    let dashed = format!("contacts/{CONTACT_ID}/state-history");
+    stub.respond(&dashed, 200, stub.fixture("statehistory"))
+        .await;
+    let client = stub.client();
+    let states = client.state_history(CONTACT_ID).await.unwrap().unwrap();
+    let names: Vec<&str> = states
+        .iter()
+        .map(|s| s.contact_state_name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, vec!["PreQueue", "InQueue", "Released"]);
+    client.state_history(CONTACT_ID).await.unwrap().unwrap();
+    assert_eq!(stub.api_requests(&plain).await, 1);
+    assert_eq!(stub.api_requests(&dashed).await, 2);
+    // Neither path knows the contact: not found.
+    assert_eq!(client.state_history("42").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn skill_by_name_pages_the_skills_list_and_ignores_case() {
+    let stub = CxoneStub::start().await;
+    let mut first = stub.fixture("skills_list");
+    first["skills"] = json!([first["skills"][0].clone(), first["skills"][2].clone()]);
+    first["_links"]["next"] = json!(format!(
+        "{}/incontactapi/services/v30.0/skills?top=2&skip=2",
+        stub.uri()
+    ));
+    let mut second = stub.fixture("skills_list");
+    second["skills"] = json!([second["skills"][1].clone()]);
+    wiremock::Mock::given(method("GET"))
+        .and(path(stub.api_path("skills")))
+        .and(wiremock::matchers::query_param("skip", "0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(first))
+        .mount(&stub.server)
+        .await;
+    wiremock::Mock::given(method("GET"))
+        .and(path(stub.api_path("skills")))
+        .and(wiremock::matchers::query_param("skip", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(second))
+        .mount(&stub.server)
+        .await;
+    let client = stub.client();
+    let skill = client
+        .skill_by_name(" support_voice_en ")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(skill.skill_id.as_deref(), Some(SKILL_ID));
+    assert_eq!(client.skill_by_name("Nope").await.unwrap(), None);
+    // The list is cached: both look-ups cost two pages.
+    assert_eq!(stub.api_requests("skills").await, 2);
+}
+
+#[tokio::test]
+async fn completed_contacts_follow_next_links_until_the_last_page() {
+    let stub = CxoneStub::start().await;
+    stub.completed_pages(&[
+        stub.fixture("completed_contacts_page1"),
+        stub.fixture("completed_contacts_page2"),
+    ])
+    .await;
+    let client = stub.client();
+    let start = Utc.with_ymd_and_hms(2026, 5, 12, 14, 0, 0).unwrap();
+    let end = Utc.with_ymd_and_hms(2026, 5, 12, 15, 0, 0).unwrap();
+    let contacts = client
+        .completed_contacts(start, end, Some(4), None)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = contacts
+        .iter()
+        .map(|c| c.contact_id.as_deref().unwrap())
+        .collect();
+    assert_eq!(ids, vec![CONTACT_ID, "745512890301", "745512890477"]);
+    let reqs = stub
+        .requests_to_path(&stub.api_path("contacts/completed"))
+        .await;
+    assert_eq!(reqs.len(), 2);
+    let first = reqs[0].url.query().unwrap();
+    assert!(
+        first.contains("startDate=2026-05-12T14%3A00%3A00Z"),
+        "{first}"
+    );
+    assert!(first.contains("mediaTypeId=4"), "{first}");
+    // The second request is the link, replayed on the stub.
+    assert!(reqs[1].url.query().unwrap().contains("skip=2"));
+}
+
+#[tokio::test]
+async fn completed_contacts_page_by_skip_without_links_and_stop_on_no_content() {
+    let stub = CxoneStub::start().await;
+    let page = |ids: &[u64]| json!({"completedContacts": ids.iter().map(|id| json!({"contactId": id})).collect::<Vec<_>>()});
+    stub.completed_pages(&[page(&[1, 2]), page(&[3, 4])]).await;
+    // After four contacts, the API has nothing more: 204.
+    wiremock::Mock::given(method("GET"))
+        .and(path(stub.api_path("contacts/completed")))
+        .and(wiremock::matchers::query_param("skip", "4"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&stub.server)
+        .await;
+    let client = stub.client();
+    let now = Utc::now();
+    let mut query =
+        handover_doctor::cxone::CompletedContactsQuery::new(now - chrono::Duration::hours(1), now);
+    query.page_size = 2;
+    query.skill_id = Some(SKILL_ID.into());
+    let mut pages = client.completed_contacts_pages(query);
+    let mut sizes = Vec::new();
+    while let Some(p) = pages.next_page().await.unwrap() {
+        sizes.push(p.len());
+    }
+    assert_eq!(sizes, vec![2, 2]);
+    let reqs = stub
+        .requests_to_path(&stub.api_path("contacts/completed"))
+        .await;
+    assert_eq!(reqs.len(), 3);
+    assert!(reqs[0].url.query().unwrap().contains("skillId=4412877"));
+}
+
+#[tokio::test]
+async fn gather_reads_contact_and_skill_story() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let client = stub.client();
+    let f = facts(gather(Some(&client), Some(&event(CONTACT_ID, None)), None).await);
+    let contact = f.contact.found().expect("contact");
+    assert_eq!(contact.skill_id.as_deref(), Some(SKILL_ID));
+    assert_eq!(f.states.found().map(Vec::len), Some(3));
+    assert_eq!(
+        f.hierarchy.found().unwrap().master_contact_id.as_deref(),
+        Some(MASTER_CONTACT_ID)
+    );
+    assert_eq!(f.still_active, Some(false));
+    assert_eq!(
+        f.skill.found().unwrap().skill_name.as_deref(),
+        Some(SKILL_NAME)
+    );
+    assert_eq!(f.skill_agents.found().map(Vec::len), Some(2));
+    assert_eq!(
+        f.skill_activity.found().unwrap().agents_available,
+        Some(0.0)
+    );
+    let hours = f.hours.found().expect("hours profile");
+    assert_eq!(
+        hours.hours_of_operation_profile_id.as_deref(),
+        Some(HOURS_PROFILE_ID)
+    );
+}
+
+#[tokio::test]
+async fn gather_resolves_a_target_skill_name_and_keeps_failures_separate() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    stub.skill_agents(SKILL_ID, 403, json!({"error": "Forbidden"}))
+        .await;
+    let client = stub.client();
+    let f = facts(
+        gather(
+            Some(&client),
+            Some(&event(CONTACT_ID, Some("support_voice_en"))),
+            None,
+        )
+        .await,
+    );
+    assert!(f.skill.found().is_some());
+    let Lookup::Failed(problem) = &f.skill_agents else {
+        panic!("expected a failed agents look-up, got {:?}", f.skill_agents);
+    };
+    assert_eq!(problem.kind, ProblemKind::Forbidden);
+    assert_eq!(problem.what, format!("GET /skills/{SKILL_ID}/agents"));
+    assert!(f.skill_activity.found().is_some());
+    assert!(f.contact.found().is_some());
+}
+
+#[tokio::test]
+async fn gather_skips_contact_reads_for_the_placeholder_and_reports_unknown_skills() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let client = stub.client();
+    let f = facts(
+        gather(
+            Some(&client),
+            Some(&event("100000000000", Some("No_Such_Skill"))),
+            None,
+        )
+        .await,
+    );
+    assert_eq!(f.contact, Lookup::NotLooked);
+    assert_eq!(f.states, Lookup::NotLooked);
+    assert_eq!(f.still_active, None);
+    assert_eq!(f.skill, Lookup::NotFound);
+    assert_eq!(f.skill_agents, Lookup::NotLooked);
+    assert_eq!(
+        stub.api_requests("contacts/100000000000").await,
+        0,
+        "the placeholder is never looked up"
+    );
+    // A scanned contact id (no event) is looked up, skill taken from the contact.
+    let f = facts(gather(Some(&client), None, Some(CONTACT_ID)).await);
+    assert!(f.contact.found().is_some());
+    assert_eq!(f.skill.found().unwrap().skill_id.as_deref(), Some(SKILL_ID));
+}
+
+#[tokio::test]
+async fn a_burst_of_gathers_on_one_skill_reads_the_skill_once() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let client = stub.client();
+    let ev = event(CONTACT_ID, Some(SKILL_ID));
+    let burst = (0..10).map(|_| gather(Some(&client), Some(&ev), None));
+    for e in futures_util::future::join_all(burst).await {
+        assert!(facts(e).skill.found().is_some());
+    }
+    for _ in 0..3 {
+        facts(gather(Some(&client), Some(&ev), None).await);
+    }
+    for rel in [
+        format!("skills/{SKILL_ID}"),
+        format!("skills/{SKILL_ID}/agents"),
+        format!("skills/{SKILL_ID}/activity"),
+        "hours-of-operation".to_string(),
+        format!("hours-of-operation/{HOURS_PROFILE_ID}"),
+    ] {
+        assert_eq!(stub.api_requests(&rel).await, 1, "{rel}");
+    }
+    // Contact reads are never cached: each diagnosis sees the contact as it is now.
+    assert_eq!(
+        stub.api_requests(&format!("contacts/{CONTACT_ID}")).await,
+        13
+    );
+}
+
+#[tokio::test]
+async fn with_caching_off_every_gather_reads_the_skill_again() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let mut settings = stub.settings();
+    settings.cache_ttl = Duration::ZERO;
+    let client = stub.client_with(settings);
+    let ev = event(CONTACT_ID, Some(SKILL_ID));
+    for _ in 0..2 {
+        facts(gather(Some(&client), Some(&ev), None).await);
+    }
+    assert_eq!(stub.api_requests(&format!("skills/{SKILL_ID}")).await, 2);
+}
