@@ -47,16 +47,17 @@ pipeline_env() {
 }
 
 # start_role NAME ROLE [PORT]: one `serve --role ROLE` process on its own loopback port
+# (LISTEN_ADDR for the receiver, METRICS_ADDR for the others, so /metrics can be scraped)
 # (a free one unless given). Sets PID[NAME] and PORT[NAME]. The notifier's stdout goes
 # through stamp.py.
 start_role() {
   local name="$1" role="$2"
   PORT[$name]="${3:-$(free_port)}"
   if [[ "$role" == notifier || "$role" == all ]]; then
-    env "${PIPE_ENV[@]}" LISTEN_ADDR="127.0.0.1:${PORT[$name]}" "$BIN" serve --role "$role" \
+    env "${PIPE_ENV[@]}" LISTEN_ADDR="127.0.0.1:${PORT[$name]}" METRICS_ADDR="127.0.0.1:${PORT[$name]}" "$BIN" serve --role "$role" \
       2>>"$WORK/$name.log" > >("$PY" "$TOOLS/stamp.py" --out "$WORK/notified.jsonl" --other "$WORK/$name.stdout") &
   else
-    env "${PIPE_ENV[@]}" LISTEN_ADDR="127.0.0.1:${PORT[$name]}" "$BIN" serve --role "$role" \
+    env "${PIPE_ENV[@]}" LISTEN_ADDR="127.0.0.1:${PORT[$name]}" METRICS_ADDR="127.0.0.1:${PORT[$name]}" "$BIN" serve --role "$role" \
       >>"$WORK/$name.log" 2>&1 &
   fi
   PID[$name]=$!
