@@ -99,7 +99,8 @@ make_vhost() {
 purge_vhost_queues() {
   local q
   while read -r q; do
-    [[ -n "$q" ]] && rabbitmqctl -q purge_queue -p "$VHOST" "$q" >/dev/null 2>&1
+    # </dev/null: rabbitmqctl reads stdin and would swallow the rest of the list.
+    [[ -n "$q" ]] && rabbitmqctl -q purge_queue -p "$VHOST" "$q" </dev/null >/dev/null 2>&1
   done < <(rabbitmqctl -q list_queues -p "$VHOST" name --no-table-headers 2>/dev/null)
   return 0
 }

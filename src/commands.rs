@@ -158,28 +158,84 @@ async fn serve(
         .map_err(|e| CommandError::Failed(format!("{e:#}")))
 }
 
-fn explain(_code: Option<String>, _list: bool) -> Result<(), CommandError> {
-    Err(CommandError::Failed("explain is not built yet".into()))
+fn explain(code: Option<String>, list: bool) -> Result<(), CommandError> {
+    if list {
+        print!("{}", crate::diagnosis::explain_list());
+        return Ok(());
+    }
+    let raw = code.unwrap_or_default();
+    let code = crate::diagnosis::Code::parse(&raw).ok_or_else(|| {
+        CommandError::Usage(format!(
+            "{raw:?} is not a finding code: `handover-doctor explain --list` shows them all"
+        ))
+    })?;
+    print!("{}", crate::diagnosis::explain(code));
+    Ok(())
 }
 
-async fn diagnose(_settings: Settings, _args: DiagnoseArgs) -> Result<(), CommandError> {
-    Err(CommandError::Failed("diagnose is not built yet".into()))
+async fn diagnose(settings: Settings, args: DiagnoseArgs) -> Result<(), CommandError> {
+    use crate::diagnosis::evidence::Evidence;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+    let client = crate::roles::cxone_client(&settings, &metrics)
+        .map_err(|e| CommandError::Usage(format!("{e:#}")))?;
+    let event = match &args.payload {
+        Some(path) => {
+            let bytes = replay::read_file(path).map_err(CommandError::Usage)?;
+            Some(
+                crate::event::HandoverEvent::parse(&bytes)
+                    .map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))?,
+            )
+        }
+        None => None,
+    };
+    let contact_id = args.contact_id.clone().or_else(|| {
+        event
+            .as_ref()
+            .and_then(|e| e.real_contact_id().map(str::to_string))
+    });
+    if client.is_none() {
+        eprintln!("note: no CXONE_* credentials configured: diagnosing from the payload alone");
+    }
+    let cxone = crate::cxone::gather(
+        client.as_deref(),
+        event.as_ref(),
+        args.contact_id.as_deref(),
+    )
+    .await;
+    let evidence = Evidence {
+        event,
+        contact_id,
+        cxone,
+        required_context_keys: settings.worker.required_context_keys.clone(),
+        now: chrono::Utc::now(),
+    };
+    let mut d = crate::diagnosis::diagnose(&evidence);
+    if let Some(c) = args.conversation_id {
+        d.conversation_id = c;
+    }
+    match args.format {
+        crate::cli::Format::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&d).expect("a diagnosis always serialises")
+            )
+        }
+        crate::cli::Format::Text => print!("{}", crate::diagnosis::render_text(&d)),
+    }
+    Ok(())
 }
 
 async fn scan(_settings: Settings, _args: ScanArgs) -> Result<(), CommandError> {
     Err(CommandError::Failed("scan is not built yet".into()))
 }
 
-async fn connected_queue(
-    settings: &Settings,
-) -> Result<(Queue, tokio_util::sync::CancellationToken), CommandError> {
+async fn connected_queue(settings: &Settings) -> Result<Queue, CommandError> {
     if settings.queue.amqp_url.is_none() {
         return Err(CommandError::Usage(
             "this command reads RabbitMQ: set AMQP_URL (the in-process queue lives only inside `serve`)".into(),
         ));
     }
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let queue = startup::open_queue(settings, &cancel);
+    let queue = startup::open_queue(settings);
     if let Queue::Rabbit(q) = &queue {
         q.wait_connected(Duration::from_secs(10))
             .await
@@ -189,11 +245,11 @@ async fn connected_queue(
                 )
             })?;
     }
-    Ok((queue, cancel))
+    Ok(queue)
 }
 
 async fn dead_letters(settings: Settings, requeue: bool) -> Result<(), CommandError> {
-    let (queue, cancel) = connected_queue(&settings).await?;
+    let queue = connected_queue(&settings).await?;
     let result = async {
         if requeue {
             let n = queue
@@ -236,7 +292,6 @@ async fn dead_letters(settings: Settings, requeue: bool) -> Result<(), CommandEr
     }
     .await;
     queue.close().await;
-    cancel.cancel();
     result
 }
 
@@ -285,7 +340,7 @@ async fn check_config(settings: Settings) -> Result<(), CommandError> {
         Some(url) => {
             let target = crate::queue::rabbitmq::redact(secrecy::ExposeSecret::expose_secret(url));
             match connected_queue(&settings).await {
-                Ok((q, cancel)) => {
+                Ok(q) => {
                     line(
                         true,
                         "queue",
@@ -295,11 +350,49 @@ async fn check_config(settings: Settings) -> Result<(), CommandError> {
                         ),
                     );
                     q.close().await;
-                    cancel.cancel();
                 }
                 Err(e) => line(false, "queue", format!("RabbitMQ at {target}: {e}")),
             }
         }
+    }
+    if settings.cxone.is_configured() {
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        match crate::cxone::CxoneClient::new(settings.cxone.clone(), metrics) {
+            Err(e) => line(false, "cxone", e.to_string()),
+            Ok(c) => match c.check().await {
+                Ok(summary) => line(true, "cxone", summary),
+                Err(e) => line(false, "cxone", e.to_string()),
+            },
+        }
+    } else {
+        line(
+            true,
+            "cxone",
+            "not configured: diagnoses use the webhook payload only".into(),
+        );
+    }
+    let n = &settings.notify;
+    for (name, url) in [
+        ("slack", &n.slack_webhook_url),
+        ("teams", &n.teams_webhook_url),
+    ] {
+        if let Some(u) = url {
+            line(
+                true,
+                name,
+                format!(
+                    "webhook URL on {} (syntax checked only)",
+                    u.host_str().unwrap_or("?")
+                ),
+            );
+        }
+    }
+    if n.slack_webhook_url.is_none() && n.teams_webhook_url.is_none() {
+        line(
+            true,
+            "notify",
+            "no SLACK_WEBHOOK_URL or TEAMS_WEBHOOK_URL: notifications go to standard output".into(),
+        );
     }
     if failed > 0 {
         return Err(CommandError::Failed(format!("{failed} check(s) failed")));

@@ -150,6 +150,10 @@ pub struct Settings {
     pub queue: QueueSettings,
     /// Worker.
     pub worker: WorkerSettings,
+    /// CXone (`CXONE_*`).
+    pub cxone: crate::cxone::CxoneSettings,
+    /// Notifications (`SLACK_WEBHOOK_URL`, `TEAMS_WEBHOOK_URL`, `NOTIFY_*`).
+    pub notify: crate::notify::NotifySettings,
     /// `LOG_FORMAT`, when set.
     pub log_format: Option<LogFormat>,
     /// The raw snapshot, for the parts that parse their own settings.
@@ -265,7 +269,13 @@ impl Settings {
                 )));
             }
         };
+        let cxone = crate::cxone::CxoneSettings::from_env_map(|k| env.get(k))
+            .map_err(|e| ConfigError(e.to_string()))?;
+        let notify = crate::notify::NotifySettings::from_env_map(|k| env.get(k))
+            .map_err(|e| ConfigError(e.to_string()))?;
         Ok(Settings {
+            cxone,
+            notify,
             receiver,
             queue,
             worker,

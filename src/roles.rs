@@ -1,32 +1,114 @@
 //! Starting the worker and notifier roles on the shared queue.
+//!
+//! The notifier consumes `P.reports`, a single-active-consumer queue: however many
+//! processes run the notifier role, the broker delivers to one of them at a time, and a
+//! standby takes over (with the unacked reports) when it stops. A report is acked only
+//! when the notifier says every destination has it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Settings;
+use crate::cxone::CxoneClient;
+use crate::diagnosis::Diagnosis;
 use crate::metrics::Metrics;
-use crate::queue::Queue;
+use crate::notify::{Disposition, Notifier};
+use crate::queue::{Queue, Source};
 use crate::startup::Role;
+use crate::worker::Worker;
+
+/// How many reports the notifier holds unacked while grouping them.
+pub const NOTIFIER_PREFETCH: u16 = 2000;
+
+/// The CXone client, when credentials are configured.
+///
+/// # Errors
+/// The client cannot be built.
+pub fn cxone_client(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Option<Arc<CxoneClient>>> {
+    if !settings.cxone.is_configured() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(CxoneClient::new(
+        settings.cxone.clone(),
+        metrics.clone(),
+    )?)))
+}
 
 /// Starts the non-HTTP roles of `role`.
 ///
 /// # Errors
 /// A role cannot start (its configuration is wrong).
 pub async fn start(
-    _settings: &Settings,
+    settings: &Settings,
     role: Role,
-    _queue: &Queue,
-    _metrics: &Arc<Metrics>,
-    _cancel: &CancellationToken,
-    _tasks: &TaskTracker,
+    queue: &Queue,
+    metrics: &Arc<Metrics>,
+    cancel: &CancellationToken,
+    tasks: &TaskTracker,
 ) -> anyhow::Result<()> {
-    if role == Role::Worker || role == Role::Notifier {
-        anyhow::bail!("the {role:?} role is not available yet: run `serve --role receiver`");
+    if role.worker() {
+        let cxone = cxone_client(settings, metrics)?;
+        if cxone.is_none() {
+            tracing::warn!(
+                "no CXONE_* credentials: diagnoses use the webhook payload only (CXone not checked)"
+            );
+        }
+        let worker = Worker::new(
+            queue.clone(),
+            cxone,
+            settings.worker.clone(),
+            metrics.clone(),
+        );
+        let (c, t) = (cancel.clone(), tasks.clone());
+        tasks.spawn(async move {
+            if let Err(e) = worker.run(c, t).await {
+                tracing::error!(error = %e, "worker stopped");
+            }
+        });
     }
-    if role == Role::All {
-        tracing::warn!("worker and notifier roles are not built yet: only the receiver runs");
+    if role.notifier() {
+        let notifier = Notifier::new(settings.notify.clone(), metrics.clone())?;
+        let handle = notifier.handle();
+        tasks.spawn(notifier.run(cancel.child_token()));
+        let mut consumer = queue.consume(Source::Reports, NOTIFIER_PREFETCH).await?;
+        let (c, m) = (cancel.clone(), metrics.clone());
+        tasks.spawn(async move {
+            // The reports this process holds, so that stopping can wait for exactly them.
+            let pending = TaskTracker::new();
+            loop {
+                let delivery = tokio::select! {
+                    () = c.cancelled() => break,
+                    d = consumer.next() => match d { Some(d) => d, None => break },
+                };
+                let diagnosis: Diagnosis = match serde_json::from_slice(&delivery.body) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::error!(error = %e, event_id = %delivery.id, "undecodable report dead-lettered");
+                        m.job("dead_lettered");
+                        delivery.reject("undecodable report").await;
+                        continue;
+                    }
+                };
+                let submission = handle.submit(diagnosis);
+                pending.spawn(async move {
+                    match submission.await {
+                        Disposition::Done => delivery.ack().await,
+                        Disposition::Requeue => delivery.requeue().await,
+                    }
+                });
+            }
+            // On shutdown the notifier resolves what it has not delivered as Requeue;
+            // settle those, then let the consumer go so the standby takes over at once.
+            pending.close();
+            let _ = tokio::time::timeout(Duration::from_secs(15), pending.wait()).await;
+            drop(consumer);
+        });
     }
     Ok(())
 }

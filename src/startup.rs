@@ -49,7 +49,7 @@ impl Role {
 }
 
 /// Opens the configured queue (RabbitMQ, or in-process when `AMQP_URL` is unset).
-pub fn open_queue(settings: &Settings, cancel: &CancellationToken) -> Queue {
+pub fn open_queue(settings: &Settings) -> Queue {
     match &settings.queue.amqp_url {
         None => Queue::Memory(MemoryQueue::new()),
         Some(url) => Queue::Rabbit(RabbitQueue::start(
@@ -59,7 +59,9 @@ pub fn open_queue(settings: &Settings, cancel: &CancellationToken) -> Queue {
                 confirm_timeout: settings.queue.confirm_timeout,
                 connection_name: format!("handover-doctor@{}", hostname()),
             },
-            cancel.child_token(),
+            // Not the app's token: the publisher must outlive the consumers so in-flight
+            // jobs can still publish their reports while the app drains; `close` ends it.
+            CancellationToken::new(),
         )),
     }
 }
@@ -106,7 +108,7 @@ impl Application {
             );
         }
 
-        let queue = open_queue(&settings, &cancel);
+        let queue = open_queue(&settings);
         if let Queue::Memory(_) = queue {
             tracing::warn!(
                 "AMQP_URL is not set: using the in-process queue, which is NOT durable (events are lost on restart); \

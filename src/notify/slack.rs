@@ -1,0 +1,397 @@
+//! The Slack incoming-webhook message: a `text` fallback line plus Block Kit `blocks`.
+//!
+//! Slack answers an over-long block with a bare `invalid_blocks` and no detail, so every
+//! limit is enforced here, before sending (notify-and-webhooks.md §1.2): at most 50
+//! blocks, header `plain_text` ≤ 150 characters, section text ≤ 3000, fields ≤ 10 × 2000,
+//! context ≤ 10 elements, no empty text. Long values are cut with `…`, and a message whose
+//! blocks would still be very long is rendered again with less detail: it never fails on
+//! size.
+
+use serde_json::{Value, json};
+
+use super::report::{Report, format_secs, severity_word, truncate, waited_secs};
+
+/// Blocks per message.
+pub const MAX_BLOCKS: usize = 50;
+/// Characters in a header's `plain_text`.
+pub const MAX_HEADER: usize = 150;
+/// Characters in a section's text.
+pub const MAX_SECTION: usize = 3000;
+/// Fields per section.
+pub const MAX_FIELDS: usize = 10;
+/// Characters per field.
+pub const MAX_FIELD: usize = 2000;
+/// Elements per context block.
+pub const MAX_CONTEXT: usize = 10;
+/// Characters of the top-level `text` we send (Slack truncates above 40 000).
+pub const MAX_TEXT: usize = 3000;
+/// Characters of block text in all; Slack has been seen refusing messages whose blocks
+/// total around 13 000 characters (`msg_blocks_too_long`), so stay below that.
+pub const MAX_TOTAL_BLOCK_TEXT: usize = 11_000;
+
+/// How much detail a rendering carries; each level is smaller than the one before.
+#[derive(Clone, Copy)]
+struct Detail {
+    findings: usize,
+    finding_chars: usize,
+    lines: usize,
+}
+
+const LEVELS: &[Detail] = &[
+    Detail {
+        findings: 40,
+        finding_chars: MAX_SECTION,
+        lines: 10,
+    },
+    Detail {
+        findings: 15,
+        finding_chars: 600,
+        lines: 10,
+    },
+    Detail {
+        findings: 5,
+        finding_chars: 300,
+        lines: 10,
+    },
+    Detail {
+        findings: 1,
+        finding_chars: 200,
+        lines: 3,
+    },
+];
+
+/// Escapes the three characters Slack's mrkdwn treats as control characters.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The JSON body to POST to a Slack incoming webhook.
+pub fn render(report: &Report) -> Value {
+    let body = LEVELS
+        .iter()
+        .map(|detail| build(report, *detail))
+        .find(|body| block_text_len(body) <= MAX_TOTAL_BLOCK_TEXT)
+        .unwrap_or_else(|| {
+            build(
+                report,
+                Detail {
+                    findings: 0,
+                    finding_chars: 0,
+                    lines: 0,
+                },
+            )
+        });
+    match validate(&body) {
+        Ok(()) => body,
+        Err(why) => {
+            // A rendering bug must not cost the message: Slack would refuse it for good
+            // (`invalid_blocks`), so send the summary alone.
+            tracing::error!(reason = %why, "Slack message broke a Block Kit limit; sending the summary only");
+            minimal(report)
+        }
+    }
+}
+
+/// The smallest message: the header and the summary line.
+fn minimal(r: &Report) -> Value {
+    json!({
+        "text": truncate(&escape(&r.summary_line()), MAX_TEXT),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": truncate(non_empty(&r.code_and_name()), MAX_HEADER)}},
+            section(&escape(&r.summary_line())),
+        ],
+    })
+}
+
+fn build(r: &Report, detail: Detail) -> Value {
+    let mut blocks: Vec<Value> = Vec::new();
+    let g = &r.group;
+
+    let header = format!("{}: {}", r.code_and_name(), g.verdict.title);
+    blocks.push(json!({
+        "type": "header",
+        "text": {"type": "plain_text", "text": truncate(non_empty(&header), MAX_HEADER), "emoji": false}
+    }));
+
+    let (ids, more) = r.listed_ids();
+    let mut summary = format!("*{}*\n", escape(&r.count_sentence()));
+    summary.push_str(if r.diagnoses.len() == 1 {
+        "*Conversation:* "
+    } else {
+        "*Conversations:* "
+    });
+    summary.push_str(
+        &ids.iter()
+            .map(|id| format!("`{}`", escape(id)))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    if more > 0 {
+        summary.push_str(&format!(" and {more} more"));
+    }
+    blocks.push(section(&summary));
+
+    if r.diagnoses.len() == 1 {
+        let d = &r.diagnoses[0];
+        let mut fields = vec![
+            field("Conversation", &format!("`{}`", escape(&d.conversation_id))),
+            field(
+                "Contact",
+                &d.contact_id
+                    .as_deref()
+                    .map(|c| format!("`{}`", escape(c)))
+                    .unwrap_or_else(|| "unknown".into()),
+            ),
+            field(
+                "Skill",
+                &escape(d.target_skill.as_deref().unwrap_or("not named")),
+            ),
+        ];
+        if let Some(w) = waited_secs(d) {
+            fields.push(field("Waited", &format_secs(w)));
+        }
+        fields.truncate(MAX_FIELDS);
+        blocks.push(json!({"type": "section", "fields": fields}));
+    } else if detail.lines > 0 {
+        let mut lines = Vec::new();
+        for d in r.diagnoses.iter().take(detail.lines) {
+            let mut line = format!("• `{}`", escape(&d.conversation_id));
+            if let Some(c) = &d.contact_id {
+                line.push_str(&format!(" · contact `{}`", escape(c)));
+            }
+            if let Some(w) = waited_secs(d) {
+                line.push_str(&format!(" · waited {}", format_secs(w)));
+            }
+            lines.push(line);
+        }
+        let skill = g.target_skill.as_deref().unwrap_or("not named");
+        let text = format!("*Skill:* {}\n{}", escape(skill), lines.join("\n"));
+        blocks.push(section(&text));
+    }
+
+    let findings = r.findings();
+    // Room for the findings: what is left after the context block and a "more" note.
+    let room = MAX_BLOCKS.saturating_sub(blocks.len() + 2);
+    let shown = findings.len().min(detail.findings).min(room);
+    for s in findings.iter().take(shown) {
+        let f = s.finding;
+        let mut text = format!(
+            "*{} {}* ({})",
+            f.code.as_str(),
+            escape(&f.name),
+            severity_word(f.severity)
+        );
+        if r.diagnoses.len() > 1 && s.occurrences > 0 {
+            text.push_str(&format!(" · in {} of {}", s.occurrences, r.diagnoses.len()));
+        }
+        let body = format!(
+            "\n{}\n*Fix:* {}",
+            escape(non_empty(&f.message)),
+            escape(non_empty(&f.fix))
+        );
+        text.push_str(&truncate(
+            &body,
+            detail.finding_chars.saturating_sub(text.chars().count()),
+        ));
+        blocks.push(section(&text));
+    }
+    if findings.len() > shown {
+        blocks.push(section(&format!(
+            "_…and {} more finding{} not shown_",
+            findings.len() - shown,
+            if findings.len() - shown == 1 { "" } else { "s" }
+        )));
+    }
+
+    let d0 = &r.diagnoses[0];
+    let mut context = vec![json!({"type": "mrkdwn", "text": escape(&r.diagnosed_sentence())})];
+    let cxone = if d0.cxone.checked {
+        "CXone checked".to_string()
+    } else {
+        match &d0.cxone.error {
+            Some(e) => format!("CXone not checked: {}", truncate(e, 300)),
+            None => "CXone not checked".to_string(),
+        }
+    };
+    context.push(json!({"type": "mrkdwn", "text": escape(&cxone)}));
+    context.push(json!({"type": "mrkdwn", "text": format!("`handover-doctor explain {}`", g.verdict.code.as_str())}));
+    context.truncate(MAX_CONTEXT);
+    blocks.push(json!({"type": "context", "elements": context}));
+    blocks.truncate(MAX_BLOCKS);
+
+    json!({
+        "text": truncate(&escape(&r.summary_line()), MAX_TEXT),
+        "blocks": blocks,
+    })
+}
+
+fn non_empty(s: &str) -> &str {
+    if s.trim().is_empty() { "—" } else { s }
+}
+
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(non_empty(text), MAX_SECTION)}})
+}
+
+fn field(label: &str, value: &str) -> Value {
+    json!({"type": "mrkdwn", "text": truncate(&format!("*{label}*\n{}", non_empty(value)), MAX_FIELD)})
+}
+
+fn block_text_len(body: &Value) -> usize {
+    fn walk(v: &Value) -> usize {
+        match v {
+            Value::Object(o) => o
+                .iter()
+                .map(|(k, v)| match (k.as_str(), v) {
+                    ("text", Value::String(s)) => s.chars().count(),
+                    _ => walk(v),
+                })
+                .sum(),
+            Value::Array(a) => a.iter().map(walk).sum(),
+            _ => 0,
+        }
+    }
+    walk(&body["blocks"])
+}
+
+/// Checks a rendered body against Slack's Block Kit limits; the error says which one is
+/// broken. Used by tests, and cheap enough to run before every send.
+///
+/// # Errors
+/// A sentence naming the first limit the body breaks.
+pub fn validate(body: &Value) -> Result<(), String> {
+    let text = body["text"].as_str().ok_or("no top-level text")?;
+    if text.trim().is_empty() {
+        return Err("empty top-level text".into());
+    }
+    let blocks = body["blocks"].as_array().ok_or("no blocks")?;
+    if blocks.is_empty() || blocks.len() > MAX_BLOCKS {
+        return Err(format!("{} blocks", blocks.len()));
+    }
+    let check = |t: &Value, max: usize, what: &str| -> Result<(), String> {
+        let s = t["text"].as_str().ok_or(format!("{what} without text"))?;
+        let n = s.chars().count();
+        if n == 0 || n > max {
+            return Err(format!("{what} text of {n} characters"));
+        }
+        Ok(())
+    };
+    for b in blocks {
+        match b["type"].as_str() {
+            Some("header") => {
+                if b["text"]["type"] != "plain_text" {
+                    return Err("header text is not plain_text".into());
+                }
+                check(&b["text"], MAX_HEADER, "header")?;
+            }
+            Some("section") => {
+                if let Some(fields) = b["fields"].as_array() {
+                    if fields.is_empty() || fields.len() > MAX_FIELDS {
+                        return Err(format!("section with {} fields", fields.len()));
+                    }
+                    for f in fields {
+                        check(f, MAX_FIELD, "field")?;
+                    }
+                } else {
+                    check(&b["text"], MAX_SECTION, "section")?;
+                }
+            }
+            Some("context") => {
+                let els = b["elements"].as_array().ok_or("context without elements")?;
+                if els.is_empty() || els.len() > MAX_CONTEXT {
+                    return Err(format!("context with {} elements", els.len()));
+                }
+                for e in els {
+                    check(e, MAX_SECTION, "context element")?;
+                }
+            }
+            Some("divider") => {}
+            other => return Err(format!("unexpected block type {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::report::tests::diagnosis;
+
+    #[test]
+    fn a_single_diagnosis_renders_header_fields_findings_and_context() {
+        let d = diagnosis("HD303", "conv-1", Some("Support_Voice_EN"));
+        let body = render(&Report::new(
+            Some("Support_Voice_EN".into()),
+            false,
+            1,
+            &[d],
+        ));
+        validate(&body).unwrap();
+        let blocks = body["blocks"].as_array().unwrap();
+        assert_eq!(blocks[0]["type"], "header");
+        assert!(
+            blocks[0]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("HD303 no-agents-logged-in")
+        );
+        let all = body.to_string();
+        assert!(all.contains("conv-1") && all.contains("745512890123") && all.contains("42 s"));
+        assert!(all.contains("*Fix:* Log agents in"));
+        assert_eq!(blocks.last().unwrap()["type"], "context");
+        assert!(body["text"].as_str().unwrap().contains("HD303"));
+    }
+
+    #[test]
+    fn a_huge_group_with_hundreds_of_findings_stays_within_every_limit() {
+        let mut ds = Vec::new();
+        for i in 0..500 {
+            let mut d = diagnosis("HD108", &format!("conv-{i:04}"), Some("Sales"));
+            d.verdict.title = "x".repeat(400);
+            if i == 0 {
+                for j in 0..300 {
+                    let mut f = d.findings[0].clone();
+                    f.message = format!("finding {j} {}", "long text & <more> ".repeat(300));
+                    f.fix = "y".repeat(5000);
+                    d.findings.push(f);
+                }
+            }
+            ds.push(d);
+        }
+        let body = render(&Report::new(Some("Sales".into()), false, 500, &ds));
+        validate(&body).unwrap();
+        assert!(block_text_len(&body) <= MAX_TOTAL_BLOCK_TEXT);
+        let header = body["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert_eq!(header.chars().count(), MAX_HEADER);
+        assert!(header.ends_with('…'));
+        assert!(body.to_string().contains("and 490 more"));
+    }
+
+    #[test]
+    fn the_fallback_message_is_valid_too() {
+        let d = diagnosis("HD303", "conv-1", None);
+        let body = minimal(&Report::new(None, false, 1, &[d]));
+        validate(&body).unwrap();
+        assert!(body.to_string().contains("conv-1"));
+    }
+
+    #[test]
+    fn validation_catches_a_broken_limit() {
+        let body = json!({"text": "x", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h".repeat(151)}}]});
+        assert!(validate(&body).unwrap_err().contains("header"));
+        let body = json!({"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": ""}}]});
+        assert!(validate(&body).is_err());
+    }
+
+    #[test]
+    fn mrkdwn_control_characters_are_escaped() {
+        let mut d = diagnosis("HD105", "conv-<1>", None);
+        d.findings[0].message = "status <500> & more".into();
+        let body = render(&Report::new(None, false, 1, &[d]));
+        let all = body.to_string();
+        assert!(all.contains("status &lt;500&gt; &amp; more"), "{all}");
+        assert!(!all.contains("<500>"));
+    }
+}

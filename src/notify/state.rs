@@ -1,0 +1,563 @@
+//! The notifier's memory, as a plain state machine that takes "now" as an argument: the
+//! groups and their timers, the diagnoses waiting for delivery (with the consumers waiting
+//! for their outcome), and the de-duplication log.
+//!
+//! Keeping it free of I/O and of tokio time is what lets the grouping rules be tested
+//! moment by moment.
+//!
+//! A group (verdict code, target skill) is born with a deadline `group_wait` away; at that
+//! deadline everything it holds goes out as one message per destination, and the group is
+//! "announced" there. Failures that arrive afterwards wait until `group_interval` after the
+//! last message and go out as one update. A group with nothing pending or in flight is
+//! forgotten `group_interval` after its last message. With `group_wait` zero every
+//! diagnosis is a group of its own, due at once.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::Disposition;
+use crate::diagnosis::Code;
+use crate::diagnosis::model::Diagnosis;
+
+/// Identifies one accepted diagnosis while it waits for delivery.
+pub(crate) type EntryId = u64;
+
+/// What diagnoses are grouped by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct GroupKey {
+    pub code: Code,
+    pub skill: Option<String>,
+    /// Set when `group_wait` is zero: the diagnosis is its own group.
+    pub solo: Option<EntryId>,
+}
+
+/// One message to build and deliver to one destination.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub dest: usize,
+    pub key: GroupKey,
+    pub update: bool,
+    pub total: usize,
+    pub entries: Vec<EntryId>,
+    pub diagnoses: Vec<Diagnosis>,
+}
+
+/// How [`State::submit`] took a diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// New: it joined a group.
+    Accepted,
+    /// The same event id was already delivered within the TTL, or is pending.
+    Duplicate,
+    /// A redelivery of a diagnosis still held after a give-up: it waits with it.
+    Rejoined,
+    /// The notifier is shutting down: requeue it.
+    Closed,
+}
+
+/// How one destination's delivery of a batch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Completion {
+    /// The destination has the message.
+    Delivered,
+    /// The destination refused it for good; retrying cannot help.
+    Refused,
+    /// Transient failures used up the attempts: try again at the group's next interval.
+    GaveUp,
+}
+
+/// The timings the state machine needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    pub group_wait: Duration,
+    pub group_interval: Duration,
+    pub dedup_ttl: Duration,
+}
+
+struct Entry {
+    diagnosis: Diagnosis,
+    /// Destinations that neither have it nor refused it yet.
+    remaining: Vec<bool>,
+    waiters: Vec<oneshot::Sender<Disposition>>,
+}
+
+struct Group {
+    due: Option<Instant>,
+    last_flush: Option<Instant>,
+    total: usize,
+    announced: Vec<bool>,
+    pending: Vec<Vec<EntryId>>,
+    inflight: Vec<usize>,
+}
+
+impl Group {
+    fn new(dests: usize, due: Instant) -> Self {
+        Group {
+            due: Some(due),
+            last_flush: None,
+            total: 0,
+            announced: vec![false; dests],
+            pending: vec![Vec::new(); dests],
+            inflight: vec![0; dests],
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.due.is_none()
+            && self.pending.iter().all(Vec::is_empty)
+            && self.inflight.iter().all(|n| *n == 0)
+    }
+}
+
+/// Groups, pending diagnoses and the de-duplication log.
+pub(crate) struct State {
+    dests: usize,
+    timing: Timing,
+    closed: bool,
+    next_id: EntryId,
+    entries: HashMap<EntryId, Entry>,
+    pending_events: HashMap<String, EntryId>,
+    delivered: HashMap<String, Instant>,
+    delivered_order: VecDeque<(Instant, String)>,
+    groups: HashMap<GroupKey, Group>,
+}
+
+impl State {
+    pub(crate) fn new(dests: usize, timing: Timing) -> Self {
+        State {
+            dests,
+            timing,
+            closed: false,
+            next_id: 0,
+            entries: HashMap::new(),
+            pending_events: HashMap::new(),
+            delivered: HashMap::new(),
+            delivered_order: VecDeque::new(),
+            groups: HashMap::new(),
+        }
+    }
+
+    /// Takes a diagnosis; `tx` is resolved when its fate is known (at once for duplicates
+    /// of delivered events and after shutdown; with the original for a duplicate of a
+    /// pending one, so an ack never races ahead of the delivery it stands for).
+    pub(crate) fn submit(
+        &mut self,
+        diagnosis: Diagnosis,
+        tx: oneshot::Sender<Disposition>,
+        now: Instant,
+    ) -> Admission {
+        if self.closed {
+            let _ = tx.send(Disposition::Requeue);
+            return Admission::Closed;
+        }
+        self.gc(now);
+        if self.delivered.contains_key(&diagnosis.event_id) {
+            let _ = tx.send(Disposition::Done);
+            return Admission::Duplicate;
+        }
+        if let Some(id) = self.pending_events.get(&diagnosis.event_id)
+            && let Some(e) = self.entries.get_mut(id)
+        {
+            // Nobody waiting means its delivery was handed back after a give-up (see
+            // `complete`) and this is the broker redelivering it: not a duplicate.
+            let rejoined = e.waiters.is_empty();
+            e.waiters.push(tx);
+            return if rejoined {
+                Admission::Rejoined
+            } else {
+                Admission::Duplicate
+            };
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let key = GroupKey {
+            code: diagnosis.verdict.code,
+            skill: diagnosis.target_skill.clone(),
+            solo: self.timing.group_wait.is_zero().then_some(id),
+        };
+        let interval = self.timing.group_interval;
+        let group = self
+            .groups
+            .entry(key)
+            .or_insert_with(|| Group::new(self.dests, now + self.timing.group_wait));
+        if group.due.is_none() {
+            let next = group.last_flush.map_or(now, |t| t + interval);
+            group.due = Some(next.max(now));
+        }
+        group.total += 1;
+        for p in &mut group.pending {
+            p.push(id);
+        }
+        self.pending_events.insert(diagnosis.event_id.clone(), id);
+        self.entries.insert(
+            id,
+            Entry {
+                diagnosis,
+                remaining: vec![true; self.dests],
+                waiters: vec![tx],
+            },
+        );
+        Admission::Accepted
+    }
+
+    /// The earliest group deadline, if any group is waiting.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.groups.values().filter_map(|g| g.due).min()
+    }
+
+    /// Takes what is due: one batch per group and destination with something pending, in
+    /// arrival order.
+    pub(crate) fn flush_due(&mut self, now: Instant) -> Vec<Batch> {
+        let mut batches = Vec::new();
+        for (key, g) in &mut self.groups {
+            if g.due.is_none_or(|t| t > now) {
+                continue;
+            }
+            g.due = None;
+            g.last_flush = Some(now);
+            for dest in 0..self.dests {
+                if g.pending[dest].is_empty() {
+                    continue;
+                }
+                let mut ids = std::mem::take(&mut g.pending[dest]);
+                // Every pending id has its entry (entries leave only once no destination
+                // waits for them); stay safe anyway: an empty message is never built.
+                ids.retain(|id| self.entries.contains_key(id));
+                if ids.is_empty() {
+                    continue;
+                }
+                g.inflight[dest] += 1;
+                let diagnoses = ids
+                    .iter()
+                    .filter_map(|id| self.entries.get(id).map(|e| e.diagnosis.clone()))
+                    .collect();
+                batches.push(Batch {
+                    dest,
+                    key: key.clone(),
+                    update: g.announced[dest],
+                    total: g.total,
+                    entries: ids,
+                    diagnoses,
+                });
+            }
+        }
+        batches.sort_by_key(|b| (b.entries.first().copied(), b.dest));
+        batches
+    }
+
+    /// Records how a destination's delivery of a batch ended, and resolves every diagnosis
+    /// that no destination is still waiting for.
+    pub(crate) fn complete(
+        &mut self,
+        dest: usize,
+        key: &GroupKey,
+        ids: &[EntryId],
+        outcome: Completion,
+        now: Instant,
+    ) {
+        let interval = self.timing.group_interval;
+        let group = self.groups.entry(key.clone()).or_insert_with(|| {
+            // Cannot normally happen (a group with work in flight is kept), but a lost
+            // group must not lose its diagnoses.
+            let mut g = Group::new(self.dests, now + interval);
+            g.due = None;
+            g.inflight[dest] = 1;
+            g
+        });
+        group.inflight[dest] = group.inflight[dest].saturating_sub(1);
+        match outcome {
+            Completion::GaveUp => {
+                group.pending[dest].extend_from_slice(ids);
+                if group.due.is_none() {
+                    group.due = Some(now + interval);
+                }
+                // Keep the diagnoses for the next attempt, but hand their broker
+                // deliveries back: a destination that is down for long must not hold
+                // them unacked past RabbitMQ's consumer timeout (30 min), which would
+                // close the consumer's channel. The redelivery rejoins the entry.
+                for id in ids {
+                    if let Some(e) = self.entries.get_mut(id) {
+                        for w in e.waiters.drain(..) {
+                            let _ = w.send(Disposition::Requeue);
+                        }
+                    }
+                }
+                return;
+            }
+            Completion::Delivered => group.announced[dest] = true,
+            Completion::Refused => {}
+        }
+        for id in ids {
+            let Some(e) = self.entries.get_mut(id) else {
+                continue;
+            };
+            e.remaining[dest] = false;
+            if e.remaining.iter().any(|r| *r) {
+                continue;
+            }
+            if let Some(e) = self.entries.remove(id) {
+                let event_id = e.diagnosis.event_id;
+                self.pending_events.remove(&event_id);
+                self.delivered.insert(event_id.clone(), now);
+                self.delivered_order.push_back((now, event_id));
+                for w in e.waiters {
+                    let _ = w.send(Disposition::Done);
+                }
+            }
+        }
+    }
+
+    /// Forgets idle groups and expired de-duplication records.
+    pub(crate) fn gc(&mut self, now: Instant) {
+        let interval = self.timing.group_interval;
+        self.groups.retain(|key, g| {
+            !(g.idle() && (key.solo.is_some() || g.last_flush.is_none_or(|t| t + interval <= now)))
+        });
+        let ttl = self.timing.dedup_ttl;
+        while let Some((t, _)) = self.delivered_order.front() {
+            if *t + ttl > now {
+                break;
+            }
+            if let Some((t, id)) = self.delivered_order.pop_front()
+                && self.delivered.get(&id) == Some(&t)
+            {
+                self.delivered.remove(&id);
+            }
+        }
+    }
+
+    /// Stops taking diagnoses: from now on [`State::submit`] answers `Requeue`.
+    pub(crate) fn close(&mut self) {
+        self.closed = true;
+    }
+
+    /// Resolves everything still waiting with `Requeue` (shutdown); returns how many.
+    pub(crate) fn requeue_all(&mut self) -> usize {
+        let n = self.entries.len();
+        for (_, e) in self.entries.drain() {
+            for w in e.waiters {
+                let _ = w.send(Disposition::Requeue);
+            }
+        }
+        self.pending_events.clear();
+        self.groups.clear();
+        n
+    }
+
+    /// How many groups are remembered.
+    #[cfg(test)]
+    pub(crate) fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::report::tests::diagnosis;
+
+    const S: Duration = Duration::from_secs(1);
+
+    fn state(dests: usize, wait: u64) -> State {
+        State::new(
+            dests,
+            Timing {
+                group_wait: S * wait as u32,
+                group_interval: S * 300,
+                dedup_ttl: S * 3600,
+            },
+        )
+    }
+
+    fn submit(
+        st: &mut State,
+        d: Diagnosis,
+        now: Instant,
+    ) -> (Admission, oneshot::Receiver<Disposition>) {
+        let (tx, rx) = oneshot::channel();
+        (st.submit(d, tx, now), rx)
+    }
+
+    #[test]
+    fn a_new_group_waits_group_wait_then_sends_everything_as_one_batch() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        for i in 0..25 {
+            submit(
+                &mut st,
+                diagnosis("HD303", &format!("c{i}"), Some("S")),
+                t0 + S * i,
+            );
+        }
+        assert_eq!(st.next_due(), Some(t0 + S * 30));
+        assert!(st.flush_due(t0 + S * 29).is_empty());
+        let b = st.flush_due(t0 + S * 30);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].diagnoses.len(), 25);
+        assert!(!b[0].update);
+    }
+
+    #[test]
+    fn different_verdicts_and_skills_are_different_groups_and_no_skill_is_its_own() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        submit(&mut st, diagnosis("HD303", "a", Some("S")), t0);
+        submit(&mut st, diagnosis("HD303", "b", Some("T")), t0);
+        submit(&mut st, diagnosis("HD303", "c", None), t0);
+        submit(&mut st, diagnosis("HD108", "d", Some("S")), t0);
+        submit(&mut st, diagnosis("HD303", "e", Some("S")), t0);
+        let b = st.flush_due(t0 + S * 30);
+        assert_eq!(b.len(), 4);
+        assert_eq!(b[0].diagnoses.len(), 2);
+    }
+
+    #[test]
+    fn later_failures_go_out_as_one_update_a_group_interval_after_the_first_message() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        let (_, mut rx) = submit(&mut st, diagnosis("HD303", "a", None), t0);
+        let b = st.flush_due(t0 + S * 30);
+        st.complete(
+            0,
+            &b[0].key,
+            &b[0].entries,
+            Completion::Delivered,
+            t0 + S * 31,
+        );
+        assert_eq!(rx.try_recv(), Ok(Disposition::Done));
+        submit(&mut st, diagnosis("HD303", "b", None), t0 + S * 40);
+        submit(&mut st, diagnosis("HD303", "c", None), t0 + S * 100);
+        assert_eq!(st.next_due(), Some(t0 + S * 330));
+        assert!(st.flush_due(t0 + S * 329).is_empty());
+        let b = st.flush_due(t0 + S * 330);
+        assert_eq!(b.len(), 1);
+        assert!(b[0].update);
+        assert_eq!(b[0].total, 3);
+        assert_eq!(b[0].diagnoses.len(), 2);
+    }
+
+    #[test]
+    fn a_quiet_group_is_forgotten_and_the_next_failure_starts_a_new_one() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        submit(&mut st, diagnosis("HD303", "a", None), t0);
+        let b = st.flush_due(t0 + S * 30);
+        st.complete(
+            0,
+            &b[0].key,
+            &b[0].entries,
+            Completion::Delivered,
+            t0 + S * 31,
+        );
+        st.gc(t0 + S * 329);
+        assert_eq!(st.group_count(), 1);
+        submit(&mut st, diagnosis("HD303", "b", None), t0 + S * 331);
+        assert_eq!(st.next_due(), Some(t0 + S * 361));
+        let b = st.flush_due(t0 + S * 361);
+        assert!(!b[0].update);
+        assert_eq!(b[0].total, 1);
+    }
+
+    #[test]
+    fn group_wait_zero_makes_every_diagnosis_its_own_message_at_once() {
+        let t0 = Instant::now();
+        let mut st = state(1, 0);
+        submit(&mut st, diagnosis("HD303", "a", None), t0);
+        submit(&mut st, diagnosis("HD303", "b", None), t0);
+        let b = st.flush_due(t0);
+        assert_eq!(b.len(), 2);
+        assert!(b.iter().all(|b| b.diagnoses.len() == 1));
+        assert_eq!(b[0].diagnoses[0].conversation_id, "a");
+    }
+
+    #[test]
+    fn a_duplicate_of_a_delivered_event_is_done_at_once_until_the_ttl_expires() {
+        let t0 = Instant::now();
+        let mut st = state(1, 0);
+        submit(&mut st, diagnosis("HD303", "a", None), t0);
+        let b = st.flush_due(t0);
+        st.complete(0, &b[0].key, &b[0].entries, Completion::Delivered, t0);
+        let (adm, mut rx) = submit(&mut st, diagnosis("HD303", "a", None), t0 + S * 3599);
+        assert_eq!(adm, Admission::Duplicate);
+        assert_eq!(rx.try_recv(), Ok(Disposition::Done));
+        assert!(st.flush_due(t0 + S * 3599).is_empty());
+        let (adm, _) = submit(&mut st, diagnosis("HD303", "a", None), t0 + S * 3600);
+        assert_eq!(adm, Admission::Accepted);
+    }
+
+    #[test]
+    fn a_duplicate_of_a_pending_event_resolves_with_the_original() {
+        let t0 = Instant::now();
+        let mut st = state(2, 30);
+        let (_, mut first) = submit(&mut st, diagnosis("HD303", "a", None), t0);
+        let (adm, mut dup) = submit(&mut st, diagnosis("HD303", "a", None), t0 + S);
+        assert_eq!(adm, Admission::Duplicate);
+        let b = st.flush_due(t0 + S * 30);
+        assert_eq!(b.len(), 2, "one batch per destination");
+        assert_eq!(b[0].diagnoses.len(), 1);
+        st.complete(
+            0,
+            &b[0].key,
+            &b[0].entries,
+            Completion::Delivered,
+            t0 + S * 31,
+        );
+        assert!(first.try_recv().is_err(), "teams has not got it yet");
+        st.complete(
+            1,
+            &b[1].key,
+            &b[1].entries,
+            Completion::Refused,
+            t0 + S * 31,
+        );
+        assert_eq!(first.try_recv(), Ok(Disposition::Done));
+        assert_eq!(dup.try_recv(), Ok(Disposition::Done));
+    }
+
+    #[test]
+    fn a_destination_that_gave_up_gets_the_diagnoses_again_at_the_next_interval() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        let (_, mut rx) = submit(&mut st, diagnosis("HD303", "a", None), t0);
+        let b = st.flush_due(t0 + S * 30);
+        st.complete(0, &b[0].key, &b[0].entries, Completion::GaveUp, t0 + S * 60);
+        // The broker delivery is handed back, the diagnosis is kept.
+        assert_eq!(rx.try_recv(), Ok(Disposition::Requeue));
+        let (adm, mut again) = submit(&mut st, diagnosis("HD303", "a", None), t0 + S * 61);
+        assert_eq!(adm, Admission::Rejoined);
+        assert_eq!(st.next_due(), Some(t0 + S * 360));
+        let b = st.flush_due(t0 + S * 360);
+        assert_eq!(b.len(), 1);
+        assert_eq!(
+            b[0].diagnoses.len(),
+            1,
+            "the redelivery did not add a second copy"
+        );
+        assert_eq!(b[0].diagnoses[0].conversation_id, "a");
+        assert!(!b[0].update, "it was never announced there");
+        st.complete(
+            0,
+            &b[0].key,
+            &b[0].entries,
+            Completion::Delivered,
+            t0 + S * 361,
+        );
+        assert_eq!(again.try_recv(), Ok(Disposition::Done));
+    }
+
+    #[test]
+    fn shutdown_requeues_what_is_pending_and_refuses_new_work() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        let (_, mut rx) = submit(&mut st, diagnosis("HD303", "a", None), t0);
+        st.close();
+        let (adm, mut late) = submit(&mut st, diagnosis("HD303", "b", None), t0);
+        assert_eq!(adm, Admission::Closed);
+        assert_eq!(late.try_recv(), Ok(Disposition::Requeue));
+        assert_eq!(st.requeue_all(), 1);
+        assert_eq!(rx.try_recv(), Ok(Disposition::Requeue));
+    }
+}

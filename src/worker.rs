@@ -1,0 +1,275 @@
+//! The worker: take a job, gather what CXone knows, run the rules, publish the Diagnosis
+//! to `P.reports` (confirmed), and only then ack the job.
+//!
+//! What happens to a job:
+//! * diagnosed → report published → ack;
+//! * CXone unreachable for a transient reason → a copy goes to a delay queue
+//!   (`RETRY_DELAYS_SECS`) with its attempt count, then ack; after the last delay it is
+//!   diagnosed with what is known (HD503 says CXone kept failing);
+//! * CXone's data still pending (HD402, or not found yet) and the verdict could still
+//!   change → re-checked later (`RECHECK_DELAYS_SECS`), then diagnosed with what is known;
+//!   a bot-side cause that is already certain is reported at once;
+//! * undecodable → `P.dead` with the reason, then ack;
+//! * the report cannot be published (broker trouble) → the job is given back and comes
+//!   again; a job that keeps failing or crashing its worker is dead-lettered by the
+//!   broker's delivery limit.
+//!
+//! [`Worker::process`] handles one delivery, so tests drive the worker step by step.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::config::WorkerSettings;
+use crate::cxone::CxoneClient;
+use crate::diagnosis::evidence::{CxoneEvidence, Evidence, ProblemKind};
+use crate::diagnosis::{self, Diagnosis};
+use crate::event::HandoverEvent;
+use crate::metrics::Metrics;
+use crate::queue::{Delivery, OutMessage, Queue, Source, Target};
+
+/// How long stopping waits for in-flight jobs before leaving them to redelivery.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
+/// What became of one job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Diagnosed and reported.
+    Reported(Box<Diagnosis>),
+    /// Sent to a delay queue to be tried again (transient failure).
+    Retried(Duration),
+    /// Sent to a delay queue to be re-checked (CXone data pending).
+    Rechecked(Duration),
+    /// Moved to `P.dead` with this reason.
+    DeadLettered(String),
+    /// Given back to the queue (the report could not be published).
+    Requeued,
+}
+
+/// Diagnoses jobs.
+#[derive(Clone)]
+pub struct Worker {
+    queue: Queue,
+    cxone: Option<Arc<CxoneClient>>,
+    settings: WorkerSettings,
+    metrics: Arc<Metrics>,
+}
+
+impl Worker {
+    /// A worker on `queue`, consulting `cxone` when configured.
+    pub fn new(
+        queue: Queue,
+        cxone: Option<Arc<CxoneClient>>,
+        settings: WorkerSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Worker {
+            queue,
+            cxone,
+            settings,
+            metrics,
+        }
+    }
+
+    /// Consumes `P.jobs` until `cancel`, `WORKER_CONCURRENCY` jobs at a time (the
+    /// prefetch matches, so the broker never hands this process more than it works on).
+    ///
+    /// # Errors
+    /// The consumer could not be started.
+    pub async fn run(self, cancel: CancellationToken, tasks: TaskTracker) -> anyhow::Result<()> {
+        let concurrency = self.settings.concurrency;
+        let prefetch = u16::try_from(concurrency).unwrap_or(u16::MAX);
+        let mut consumer = self.queue.consume(Source::Jobs, prefetch).await?;
+        let permits = Arc::new(Semaphore::new(concurrency));
+        // The jobs of this consumer, so that stopping can wait for exactly them.
+        let jobs = TaskTracker::new();
+        tracing::info!(concurrency, "worker started");
+        loop {
+            let permit = tokio::select! {
+                () = cancel.cancelled() => break,
+                p = permits.clone().acquire_owned() => p.expect("semaphore never closes"),
+            };
+            let delivery = tokio::select! {
+                () = cancel.cancelled() => break,
+                d = consumer.next() => match d {
+                    Some(d) => d,
+                    None => break,
+                },
+            };
+            let worker = self.clone();
+            jobs.spawn(async move {
+                let _permit = permit;
+                worker.process(delivery).await;
+            });
+        }
+        tracing::info!(
+            in_flight = jobs.len(),
+            "worker stopped taking jobs; in-flight jobs finish"
+        );
+        jobs.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, jobs.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight jobs did not finish in time; the broker redelivers them");
+        }
+        // Only now: the consumer's channel must stay open for the in-flight acks.
+        drop(consumer);
+        drop(tasks);
+        Ok(())
+    }
+
+    /// Handles one delivery completely: after this returns it is settled.
+    pub async fn process(&self, delivery: Delivery) -> Outcome {
+        let span = tracing::info_span!("job", event_id = %delivery.id, attempt = delivery.attempt,
+            conversation_id = tracing::field::Empty, contact_id = tracing::field::Empty);
+        self.process_inner(delivery).instrument(span).await
+    }
+
+    async fn process_inner(&self, delivery: Delivery) -> Outcome {
+        let event = match HandoverEvent::from_json(&delivery.body) {
+            Ok(e) => e,
+            Err(e) => {
+                return self
+                    .dead_letter(delivery, format!("undecodable job: {e}"))
+                    .await;
+            }
+        };
+        let span = tracing::Span::current();
+        span.record("conversation_id", event.conversation_id.as_str());
+        if let Some(c) = event.real_contact_id() {
+            span.record("contact_id", c);
+        }
+
+        let cxone = crate::cxone::gather(self.cxone.as_deref(), Some(&event), None).await;
+        if let CxoneEvidence::Unreachable(p) = &cxone
+            && p.kind == ProblemKind::Unavailable
+            && let Some(delay) = self
+                .settings
+                .retry_delays
+                .get(delivery.attempt as usize)
+                .copied()
+        {
+            tracing::warn!(detail = %p.detail, ?delay, "CXone unavailable; the job will be retried");
+            let reason = format!("CXone unavailable: {}", p.detail);
+            return match self.later(&delivery, delay, reason).await {
+                true => {
+                    self.metrics.job("retried");
+                    delivery.ack().await;
+                    Outcome::Retried(delay)
+                }
+                false => self.requeue(delivery).await,
+            };
+        }
+
+        let evidence = Evidence {
+            contact_id: event.real_contact_id().map(str::to_string),
+            event: Some(event),
+            cxone,
+            required_context_keys: self.settings.required_context_keys.clone(),
+            now: chrono::Utc::now(),
+        };
+        let diagnosis = diagnosis::diagnose(&evidence);
+
+        if diagnosis::needs_recheck(&diagnosis)
+            && let Some(delay) = self
+                .settings
+                .recheck_delays
+                .get(delivery.attempt as usize)
+                .copied()
+        {
+            tracing::info!(verdict = %diagnosis.verdict.code, ?delay, "CXone data pending; re-checking later");
+            let reason = format!("re-check: {}", diagnosis.verdict.name);
+            return match self.later(&delivery, delay, reason).await {
+                true => {
+                    self.metrics.job("rechecked");
+                    delivery.ack().await;
+                    Outcome::Rechecked(delay)
+                }
+                false => self.requeue(delivery).await,
+            };
+        }
+
+        let report = OutMessage {
+            id: diagnosis.event_id.clone(),
+            body: serde_json::to_vec(&diagnosis).expect("a diagnosis always serialises"),
+            attempt: 0,
+            reason: None,
+            conversation_id: Some(diagnosis.conversation_id.clone()),
+        };
+        if !self.publish_with_retries(Target::Reports, report).await {
+            return self.requeue(delivery).await;
+        }
+        for f in &diagnosis.findings {
+            self.metrics.finding(f.code.as_str());
+        }
+        self.metrics.job("diagnosed");
+        tracing::info!(verdict = %diagnosis.verdict.code, findings = diagnosis.findings.len(), "diagnosed");
+        if !delivery.ack().await {
+            // The channel went away after the report was published: the job comes back
+            // and is reported again; the notifier de-duplicates by event id.
+            tracing::warn!(
+                "job ack failed after its report was published; the notifier will de-duplicate"
+            );
+        }
+        Outcome::Reported(Box::new(diagnosis))
+    }
+
+    /// Publishes a copy of the job to the delay queue for `delay`.
+    async fn later(&self, d: &Delivery, delay: Duration, reason: String) -> bool {
+        let msg = OutMessage {
+            id: d.id.clone(),
+            body: d.body.clone(),
+            attempt: d.attempt + 1,
+            reason: Some(reason),
+            conversation_id: d.conversation_id.clone(),
+        };
+        self.publish_with_retries(Target::Retry(delay), msg).await
+    }
+
+    /// Publishes, riding out a short broker hiccup (the connection heals itself).
+    async fn publish_with_retries(&self, target: Target, msg: OutMessage) -> bool {
+        let mut wait = Duration::from_millis(250);
+        for attempt in 0..6 {
+            match self.queue.publish(target, msg.clone()).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, ?target, "publish failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(4));
+                }
+            }
+        }
+        false
+    }
+
+    async fn requeue(&self, d: Delivery) -> Outcome {
+        self.metrics.job("requeued");
+        tracing::error!("could not publish; the job goes back to the queue");
+        d.requeue().await;
+        Outcome::Requeued
+    }
+
+    async fn dead_letter(&self, d: Delivery, reason: String) -> Outcome {
+        tracing::error!(%reason, "job dead-lettered");
+        self.metrics.job("dead_lettered");
+        let msg = OutMessage {
+            id: d.id.clone(),
+            body: d.body.clone(),
+            attempt: d.attempt,
+            reason: Some(reason.clone()),
+            conversation_id: d.conversation_id.clone(),
+        };
+        if self.publish_with_retries(Target::Dead, msg).await {
+            d.ack().await;
+        } else {
+            // Let the broker dead-letter it (without our reason) rather than lose it.
+            d.reject(&reason).await;
+        }
+        Outcome::DeadLettered(reason)
+    }
+}
