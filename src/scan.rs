@@ -221,8 +221,7 @@ pub fn classify(c: &Contact) -> Result<Suspicion, Skip> {
     if c.contact_id.is_none() {
         return Err(Skip::NoContactId);
     }
-    if c
-        .media_type_id
+    if c.media_type_id
         .as_deref()
         .is_some_and(|m| m != MEDIA_TYPE_PHONE_CALL.to_string())
     {
@@ -484,8 +483,7 @@ impl RecentContacts {
     /// True when `id` was noted within the time to live.
     pub fn contains(&self, id: &str) -> bool {
         let map = self.inner.lock().expect("never poisoned: no panics inside");
-        map.get(id.trim())
-            .is_some_and(|at| at.elapsed() < self.ttl)
+        map.get(id.trim()).is_some_and(|at| at.elapsed() < self.ttl)
     }
 
     /// True when any of the ids was noted.
@@ -596,8 +594,7 @@ impl Scanner {
     /// Scans every `interval` until `cancel` (the first scan one interval after start).
     pub async fn run(self, interval: Duration, cancel: CancellationToken) {
         tracing::info!(interval_secs = interval.as_secs(), skills = ?self.skills, "periodic CXone scan started");
-        let mut ticks =
-            tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -660,12 +657,7 @@ pub fn render_suspect(s: &Suspect, d: &Diagnosis) -> String {
         (None, Some(i)) => format!("skill {i}"),
         (None, None) => "skill unknown".into(),
     };
-    let _ = writeln!(
-        out,
-        "{}  {start}  {skill}  {}",
-        s.contact_id,
-        s.why.label()
-    );
+    let _ = writeln!(out, "{}  {start}  {skill}  {}", s.contact_id, s.why.label());
     let _ = writeln!(
         out,
         "  {} {}: {}",
@@ -721,9 +713,11 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("before"), "{err}");
-        assert!(Window::from_args(None, Some("yesterday"), Some("2026-05-12T13:00:00Z"), now)
-            .unwrap_err()
-            .contains("--from"));
+        assert!(
+            Window::from_args(None, Some("yesterday"), Some("2026-05-12T13:00:00Z"), now)
+                .unwrap_err()
+                .contains("--from")
+        );
     }
 
     #[test]
@@ -770,8 +764,10 @@ mod tests {
         let s = Suspect {
             contact_id: "745512890123".into(),
             why: Suspicion::AbandonedInQueue,
-            contact: contact(json!({"contactId": 745512890123u64, "masterContactId": 745512890101u64,
-                "contactStartDate": "2026-05-12T14:21:44.530Z", "businessUnitId": 4601234})),
+            contact: contact(
+                json!({"contactId": 745512890123u64, "masterContactId": 745512890101u64,
+                "contactStartDate": "2026-05-12T14:21:44.530Z", "businessUnitId": 4601234}),
+            ),
         };
         let e = scan_event(&s);
         assert_eq!(e.event_id, "scan:745512890123");
@@ -779,7 +775,10 @@ mod tests {
         assert!(is_scan_event(&e));
         let back = HandoverEvent::from_json(&e.to_json()).unwrap();
         assert_eq!(back.real_contact_id(), Some("745512890123"));
-        assert_eq!(back.cxone.master_contact_id.as_deref(), Some("745512890101"));
+        assert_eq!(
+            back.cxone.master_contact_id.as_deref(),
+            Some("745512890101")
+        );
         assert_eq!(back.occurred_at, s.contact.contact_start_date);
         assert!(is_scan_event(&back));
     }

@@ -6,4 +6,5 @@ mod cxone;
 mod notify;
 mod proptests;
 mod receiver;
+mod scan;
 mod support;
