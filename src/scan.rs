@@ -447,8 +447,16 @@ pub async fn enqueue(queue: &Queue, s: &Suspect) -> Result<(), QueueError> {
 /// pause it.
 #[derive(Debug, Clone)]
 pub struct RecentContacts {
-    inner: Arc<Mutex<HashMap<String, tokio::time::Instant>>>,
+    inner: Arc<Mutex<Noted>>,
     ttl: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Noted {
+    ids: HashMap<String, tokio::time::Instant>,
+    /// Expired ids are dropped when the set doubles past this size, so pruning costs
+    /// amortised O(1) per note however many ids are live.
+    prune_at: usize,
 }
 
 impl Default for RecentContacts {
@@ -473,17 +481,22 @@ impl RecentContacts {
             return;
         }
         let now = tokio::time::Instant::now();
-        let mut map = self.inner.lock().expect("never poisoned: no panics inside");
-        if map.len() >= 1024 {
-            map.retain(|_, at| now.duration_since(*at) < self.ttl);
+        let mut noted = self.inner.lock().expect("never poisoned: no panics inside");
+        if noted.ids.len() >= noted.prune_at.max(1024) {
+            let ttl = self.ttl;
+            noted.ids.retain(|_, at| now.duration_since(*at) < ttl);
+            noted.prune_at = noted.ids.len() * 2;
         }
-        map.insert(id.to_string(), now);
+        noted.ids.insert(id.to_string(), now);
     }
 
     /// True when `id` was noted within the time to live.
     pub fn contains(&self, id: &str) -> bool {
-        let map = self.inner.lock().expect("never poisoned: no panics inside");
-        map.get(id.trim()).is_some_and(|at| at.elapsed() < self.ttl)
+        let noted = self.inner.lock().expect("never poisoned: no panics inside");
+        noted
+            .ids
+            .get(id.trim())
+            .is_some_and(|at| at.elapsed() < self.ttl)
     }
 
     /// True when any of the ids was noted.

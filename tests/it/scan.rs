@@ -180,6 +180,16 @@ async fn scan_picks_the_unanswered_inbound_voice_contacts_and_diagnoses_them() {
         1
     );
 
+    // Skill facts are cached: both suspects are on one skill, read once.
+    assert_eq!(stub.api_requests(&format!("skills/{SKILL_ID}")).await, 1);
+    // CXone requests: discovery and token (3), three pages (3), four contact reads per
+    // suspect (details, history, hierarchy, still live?: 8), and the shared skill's
+    // look-ups once (skill, agents, activity, hours list and two profiles: 6).
+    assert_eq!(stub.requests().await.len(), 20);
+    // The story skill had agents logged in but none available.
+    assert_eq!(abandoned.verdict.code, Code::Hd304);
+    assert_eq!(prequeue.verdict.code, Code::Hd304);
+
     // The text list and the summary line.
     let text = scan::render_suspect(&found.suspects[0], abandoned);
     assert!(text.starts_with(&format!(
