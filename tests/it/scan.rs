@@ -489,3 +489,67 @@ async fn the_worker_dismisses_a_scanned_contact_an_agent_took_after_all() {
     queue.close().await;
     broker::delete_all(&prefix, &[]).await;
 }
+
+#[tokio::test]
+async fn serve_with_scan_interval_finds_and_reports_each_unreported_contact_once() {
+    use crate::support::cxone_stub::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, CLIENT_ID, CLIENT_SECRET};
+    use handover_doctor::startup::Role;
+
+    let stub = scan_stub().await;
+    let issuer = stub.uri();
+    let (settings, prefix) = app::settings(
+        "scan-serve",
+        &[
+            ("SCAN_INTERVAL_SECS", "1"),
+            ("SCAN_SKILLS", SKILL_ID),
+            ("CXONE_ISSUER", issuer.as_str()),
+            ("CXONE_CLIENT_ID", CLIENT_ID),
+            ("CXONE_CLIENT_SECRET", CLIENT_SECRET),
+            ("CXONE_ACCESS_KEY_ID", ACCESS_KEY_ID),
+            ("CXONE_ACCESS_KEY_SECRET", ACCESS_KEY_SECRET),
+        ],
+    );
+    // The worker role alone (no HTTP, no notifier), so its reports stay in P.reports.
+    let app = handover_doctor::startup::Application::build(settings, Role::Worker)
+        .await
+        .expect("the worker role starts");
+    let queue = app.queue();
+    let shutdown = app.shutdown_token();
+    let handle = tokio::spawn(app.run_until_stopped());
+
+    // Wait (bounded) until at least three scans ran: each reads the three answers.
+    let completed = stub.api_path("contacts/completed");
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while stub.requests_to_path(&completed).await.len() < 9 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("three periodic scans within 20 s");
+    // ... and until the worker reported what the first one found.
+    let reports_queue = format!("{prefix}.reports");
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while broker::count(&reports_queue).await < 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("both suspects reported within 20 s");
+
+    // Every scan asked for voice contacts on the configured skill.
+    for r in stub.requests_to_path(&completed).await {
+        let q = query_of(&r);
+        assert_eq!(param(&q, "skillId"), Some(SKILL_ID));
+        assert_eq!(param(&q, "mediaTypeId"), Some("4"));
+    }
+    // Three overlapping scans, each contact reported once.
+    assert_eq!(broker::count(&format!("{prefix}.jobs")).await, 0);
+    let bodies = reports(&queue, &prefix, 2).await;
+    assert_eq!(
+        event_ids(&bodies),
+        vec![format!("scan:{CONTACT_ID}"), format!("scan:{PREQUEUE_ID}")]
+    );
+    shutdown.cancel();
+    let _ = handle.await;
+    broker::delete_all(&prefix, &[]).await;
+}
