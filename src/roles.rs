@@ -96,8 +96,10 @@ pub async fn start(
         let handle = notifier.handle();
         tasks.spawn(notifier.run(cancel.child_token()));
         let mut consumer = queue.consume(Source::Reports, NOTIFIER_PREFETCH).await?;
-        let (c, t, m) = (cancel.clone(), tasks.clone(), metrics.clone());
+        let (c, m) = (cancel.clone(), metrics.clone());
         tasks.spawn(async move {
+            // The reports this process holds, so that stopping can wait for exactly them.
+            let pending = TaskTracker::new();
             loop {
                 let delivery = tokio::select! {
                     () = c.cancelled() => break,
@@ -113,19 +115,17 @@ pub async fn start(
                     }
                 };
                 let submission = handle.submit(diagnosis);
-                t.spawn(async move {
+                pending.spawn(async move {
                     match submission.await {
-                        Disposition::Done => {
-                            delivery.ack().await;
-                        }
-                        Disposition::Requeue => {
-                            delivery.requeue().await;
-                        }
+                        Disposition::Done => delivery.ack().await,
+                        Disposition::Requeue => delivery.requeue().await,
                     }
                 });
             }
-            // Keep the consumer's connection while pending reports are settled.
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            // On shutdown the notifier resolves what it has not delivered as Requeue;
+            // settle those, then let the consumer go so the standby takes over at once.
+            pending.close();
+            let _ = tokio::time::timeout(Duration::from_secs(15), pending.wait()).await;
             drop(consumer);
         });
     }

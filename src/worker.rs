@@ -40,6 +40,9 @@ use crate::metrics::Metrics;
 use crate::queue::{Delivery, OutMessage, Queue, Source, Target};
 use crate::scan::{RecentContacts, is_scan_event};
 
+/// How long stopping waits for in-flight jobs before leaving them to redelivery.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
 /// What became of one job.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -102,6 +105,8 @@ impl Worker {
         let prefetch = u16::try_from(concurrency).unwrap_or(u16::MAX);
         let mut consumer = self.queue.consume(Source::Jobs, prefetch).await?;
         let permits = Arc::new(Semaphore::new(concurrency));
+        // The jobs of this consumer, so that stopping can wait for exactly them.
+        let jobs = TaskTracker::new();
         tracing::info!(concurrency, "worker started");
         loop {
             let permit = tokio::select! {
@@ -116,18 +121,25 @@ impl Worker {
                 },
             };
             let worker = self.clone();
-            tasks.spawn(async move {
+            jobs.spawn(async move {
                 let _permit = permit;
                 worker.process(delivery).await;
             });
         }
-        tracing::info!("worker stopped taking jobs; in-flight jobs finish");
-        // Keep the consumer (and its connection) until the in-flight jobs have acked.
-        let held = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            drop(consumer);
-        });
-        drop(held);
+        tracing::info!(
+            in_flight = jobs.len(),
+            "worker stopped taking jobs; in-flight jobs finish"
+        );
+        jobs.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, jobs.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight jobs did not finish in time; the broker redelivers them");
+        }
+        // Only now: the consumer's channel must stay open for the in-flight acks.
+        drop(consumer);
+        drop(tasks);
         Ok(())
     }
 

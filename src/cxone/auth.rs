@@ -32,6 +32,10 @@ use super::settings::CxoneSettings;
 /// never more than half the lifetime, so short-lived tokens are still used.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
+/// How long a refused login is answered from memory: retrying bad credentials for every
+/// job of a burst would only hammer the token endpoint (and risk locking the API user).
+const REFUSED_LOGIN_HOLD: Duration = Duration::from_secs(5);
+
 /// Lifetime assumed when the token response has no usable `expires_in`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -66,7 +70,8 @@ struct State {
     session: Option<Arc<Session>>,
     generation: u64,
     /// The last failed attempt: callers that were waiting while it ran get its error
-    /// rather than each starting their own (a burst must not multiply a broken login).
+    /// rather than each starting their own (a burst must not multiply a broken login),
+    /// and a refused one is repeated for [`REFUSED_LOGIN_HOLD`].
     last_failure: Option<(Instant, CxoneError)>,
 }
 
@@ -158,7 +163,9 @@ impl Auth {
             return Ok(s.clone());
         }
         if let Some((at, err)) = &st.last_failure
-            && *at >= asked
+            && (*at >= asked
+                || (matches!(err, CxoneError::AuthFailed { .. })
+                    && at.elapsed() < REFUSED_LOGIN_HOLD))
         {
             return Err(err.clone());
         }

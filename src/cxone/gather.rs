@@ -7,7 +7,7 @@ use crate::event::{HandoverEvent, PLACEHOLDER_CONTACT_ID};
 
 use super::client::CxoneClient;
 use super::error::CxoneError;
-use super::types::Skill;
+use super::types::{AgentSkillAssignment, HoursOfOperation, Skill, SkillActivity};
 
 fn lookup<T>(r: Result<Option<T>, CxoneError>) -> Lookup<T> {
     match r {
@@ -40,9 +40,9 @@ impl SkillRef {
 /// The skill-level facts.
 struct SkillFacts {
     skill: Lookup<Skill>,
-    agents: Lookup<Vec<crate::cxone::types::AgentSkillAssignment>>,
-    activity: Lookup<crate::cxone::types::SkillActivity>,
-    hours: Lookup<crate::cxone::types::HoursOfOperation>,
+    agents: Lookup<Vec<AgentSkillAssignment>>,
+    activity: Lookup<SkillActivity>,
+    hours: Lookup<HoursOfOperation>,
 }
 
 impl SkillFacts {
@@ -57,12 +57,13 @@ impl SkillFacts {
 }
 
 async fn skill_facts(client: &CxoneClient, target: SkillRef) -> SkillFacts {
-    let id = match target {
-        SkillRef::Id(id) => id,
+    let (id, listed) = match target {
+        SkillRef::Id(id) => (id, None),
         SkillRef::Name(name) => match client.skill_by_name(&name).await {
             Ok(Some(skill)) => match skill.skill_id.clone() {
-                // Known by name: the list entry is the skill; read its details by id.
-                Some(id) => id,
+                // Known by name: read its details by id, keeping the list entry in case
+                // the detail read fails.
+                Some(id) => (id, Some(skill)),
                 None => {
                     return SkillFacts {
                         skill: Lookup::Found(skill),
@@ -84,8 +85,13 @@ async fn skill_facts(client: &CxoneClient, target: SkillRef) -> SkillFacts {
         client.skill_activity(&id),
         client.hours_for_skill(&id),
     );
+    let skill = match (lookup(skill), listed) {
+        (Lookup::Found(s), _) => Lookup::Found(s),
+        (_, Some(listed)) => Lookup::Found(listed),
+        (other, None) => other,
+    };
     SkillFacts {
-        skill: lookup(skill),
+        skill,
         agents: lookup(agents),
         activity: lookup(activity),
         hours: lookup(hours),
@@ -100,9 +106,13 @@ async fn skill_facts(client: &CxoneClient, target: SkillRef) -> SkillFacts {
 /// * otherwise [`CxoneEvidence::Checked`], each look-up on its own.
 ///
 /// The contact is `contact_id` when given, else the event's `cxone.contactId`; an absent
-/// id or the placeholder `100000000000` skips the contact reads. The target skill is the
-/// event's `handover.targetSkill` (all digits: an id; else a name looked up in the skills
-/// list), else the contact's own `skillId`.
+/// id or the placeholder `100000000000` skips the contact reads, and an id that is not a
+/// number reads as "not found" without asking (CXone contact ids are numbers).
+///
+/// The target skill is the event's `handover.targetSkill` (all digits: an id; else a name
+/// looked up in the skills list, whose entry stands in when the detail read fails), else
+/// the contact's own `skillId`. Skill reads are cached (`CXONE_CACHE_TTL_SECS`); contact
+/// reads never are, so a re-check sees the contact as it is now.
 pub async fn gather(
     client: Option<&CxoneClient>,
     event: Option<&HandoverEvent>,
@@ -124,15 +134,18 @@ pub async fn gather(
         .and_then(|e| e.handover.target_skill.as_deref())
         .and_then(SkillRef::parse);
 
+    // CXone contact ids are numbers: anything else (an unrendered `{{...}}` template, a
+    // Cognigy session id) names no contact, and asking CXone would only earn a 400.
+    let numeric = contact_id.is_some_and(|id| id.chars().all(|c| c.is_ascii_digit()));
     let contact_reads = async {
         match contact_id {
-            None => None,
-            Some(id) => Some(tokio::join!(
+            Some(id) if numeric => Some(tokio::join!(
                 client.get_contact(id),
                 client.state_history(id),
                 client.hierarchy(id),
                 client.is_active(id),
             )),
+            _ => None,
         }
     };
     let event_skill_reads = async {
@@ -149,6 +162,8 @@ pub async fn gather(
         facts.states = lookup(states);
         facts.hierarchy = lookup(hierarchy);
         facts.still_active = active.ok();
+    } else if contact_id.is_some() {
+        facts.contact = Lookup::NotFound;
     }
 
     let skill = match event_skill_facts {
@@ -180,6 +195,42 @@ mod tests {
             Some(SkillRef::Name("Support_Voice_EN".into()))
         );
         assert_eq!(SkillRef::parse("  "), None);
+    }
+
+    #[test]
+    fn gathering_can_run_on_any_worker_task() {
+        fn assert_send<T: Send + 'static>(_: &T) {}
+        fn assert_sync<T: Send + Sync>() {}
+        assert_sync::<CxoneClient>();
+        let client = CxoneClient::new(
+            crate::cxone::CxoneSettings {
+                client_id: Some("a".into()),
+                client_secret: Some("b".to_string().into()),
+                access_key_id: Some("c".to_string().into()),
+                access_key_secret: Some("d".to_string().into()),
+                ..Default::default()
+            },
+            std::sync::Arc::new(crate::metrics::Metrics::new()),
+        )
+        .unwrap();
+        let fut = async move { gather(Some(&client), None, Some("1")).await };
+        assert_send(&fut);
+        let c2 = CxoneClient::new(
+            crate::cxone::CxoneSettings {
+                client_id: Some("a".into()),
+                client_secret: Some("b".to_string().into()),
+                access_key_id: Some("c".to_string().into()),
+                access_key_secret: Some("d".to_string().into()),
+                ..Default::default()
+            },
+            std::sync::Arc::new(crate::metrics::Metrics::new()),
+        )
+        .unwrap();
+        let pages = async move {
+            let now = chrono::Utc::now();
+            c2.completed_contacts(now, now, None, None).await
+        };
+        assert_send(&pages);
     }
 
     #[tokio::test]

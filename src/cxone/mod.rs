@@ -9,6 +9,23 @@
 //! * `gather` — [`gather`]: a diagnosis's evidence, every look-up at once.
 //!
 //! Facts behind all of it: `../shared/domain/cxone.md`. Never Genesys-style paths.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use handover_doctor::cxone::{self, CxoneClient, CxoneSettings};
+//! use handover_doctor::metrics::Metrics;
+//!
+//! let settings = CxoneSettings::from_env_map(|k| std::env::var(k).ok())?;
+//! // `None` when the four credentials are not set: diagnoses then say "CXone not checked".
+//! let client = CxoneClient::from_settings(settings, Arc::new(Metrics::new()))?;
+//! if let Some(c) = &client {
+//!     println!("{}", c.check().await?);
+//! }
+//! let evidence = cxone::gather(client.as_ref(), None, Some("745512890123")).await;
+//! # let _ = evidence;
+//! # Ok(()) }
+//! ```
 
 mod auth;
 mod cache;

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
 use super::cache::TtlCache;
@@ -255,17 +254,21 @@ impl CxoneClient {
                         ids.push(id);
                     }
                 }
-                let details: Vec<Option<HoursOfOperation>> = futures_util::stream::iter(ids)
-                    // Owned ids: a closure over borrowed ones makes the future not
-                    // provably Send for every lifetime, and workers spawn it.
-                    .map(|id| async move { self.hours_profile(&id).await })
-                    .buffered(HOURS_CONCURRENCY)
-                    .try_collect()
+                // A few profiles at a time, stopping at the first that holds the skill.
+                for chunk in ids.chunks(HOURS_CONCURRENCY) {
+                    let details = futures_util::future::try_join_all(
+                        chunk.iter().map(|id| self.hours_profile(id)),
+                    )
                     .await?;
-                Ok(details
-                    .into_iter()
-                    .flatten()
-                    .find(|p| holds_skill(p, skill_id)))
+                    if let Some(p) = details
+                        .into_iter()
+                        .flatten()
+                        .find(|p| holds_skill(p, skill_id))
+                    {
+                        return Ok(Some(p));
+                    }
+                }
+                Ok(None)
             })
             .await
     }

@@ -143,14 +143,17 @@ fn fallback_finding(ev: &Evidence) -> Finding {
                 .map(|c| format!(" for contact {c}"))
                 .unwrap_or_default()
         ),
-        _ if ev.event.is_some() => "the payload reports no error".to_string(),
+        _ if ev.event.is_some() => {
+            "the payload reports no error (and no signalResult saying whether CXone accepted a signal)"
+                .to_string()
+        }
         _ => "there is no webhook event".to_string(),
     };
     let (message, fix) = match &ev.cxone {
         CxoneEvidence::Checked(_) => (
             format!(
-                "No rule found a cause: {bot}, and CXone's data for {} shows nothing that explains a failed handover.",
-                contact.as_deref().unwrap_or("the contact")
+                "No rule found a cause: {bot}, and CXone shows {}; nothing there explains a failed handover.",
+                cxone_summary(ev, contact.as_deref().unwrap_or("the contact"))
             ),
             "Look at the contact in CXone (Studio trace, contact history) and at the session in Cognigy's logs; if this pattern recurs, report it so a rule can be added.",
         ),
@@ -168,6 +171,29 @@ fn fallback_finding(ev: &Evidence) -> Finding {
         fix,
         json!({ "fallback": true, "contactId": contact }),
     )
+}
+
+/// One phrase on what CXone knows of the contact, for the fallback finding.
+fn cxone_summary(ev: &Evidence, id: &str) -> String {
+    let Some(c) = ev.contact() else {
+        return format!("no data for contact {id}");
+    };
+    let queued = match support::reached_queue(ev) {
+        Some(true) => "reached a queue",
+        Some(false) => "never reached a queue",
+        None => "may or may not have reached a queue",
+    };
+    match support::contact_end(ev) {
+        Some(end) => format!(
+            "that contact {id} {queued}, was not taken by an agent, and ended at {}{}",
+            support::hms(end),
+            c.end_reason
+                .as_deref()
+                .map(|r| format!(" (\"{r}\")"))
+                .unwrap_or_default()
+        ),
+        None => format!("that contact {id} {queued} and has not been taken by an agent"),
+    }
 }
 
 fn cxone_check(ev: &Evidence) -> CxoneCheck {
@@ -250,7 +276,7 @@ fn timeline(ev: &Evidence) -> Vec<TimelineEntry> {
         if let Some(agent) = &s.agent_id {
             parts.push(format!("agent {agent}"));
         }
-        if let Some(d) = s.duration {
+        if let Some(d) = s.duration.filter(|d| *d > 0.0) {
             parts.push(support::secs(d));
         }
         let name = s.contact_state_name.as_deref().unwrap_or("State");
@@ -320,4 +346,362 @@ fn bot_report(ev: &Evidence) -> (&'static str, String) {
             .map(|a| format!("action {a}"))
             .unwrap_or_default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::cxone::types::{Contact, ContactState};
+    use crate::diagnosis::evidence::CxoneFacts;
+    use crate::diagnosis::report::render_text;
+    use crate::event::HandoverEvent;
+
+    const T: &str = "2026-05-12T14:26:58Z";
+
+    fn at(offset_secs: i64) -> DateTime<Utc> {
+        T.parse::<DateTime<Utc>>().unwrap() + Duration::seconds(offset_secs)
+    }
+
+    fn event(signal_result: &str, context: &str) -> HandoverEvent {
+        HandoverEvent::parse(
+            format!(
+                r#"{{"conversationId":"conv-1","occurredAt":"{T}",
+                    "flow":{{"channel":"voiceGateway2"}},
+                    "cxone":{{"masterContactId":"745512890101","contactId":"745512890123"}},
+                    "handover":{{"mechanism":"cxone_signal","targetSkill":"Support_Voice_EN","signalResult":"{signal_result}"}},
+                    "context":{context}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    const ACCEPTED: &str = "Signaled CXone with: 'Escalate' for contactId: 745512890123";
+    const FORBIDDEN: &str = "Error signaling CXone with: 'Escalate' for contactId: 745512890123; error: CXone API Client: Error sending handover signal: 403: Forbidden";
+    const FULL_CONTEXT: &str = r#"{"routingData":{"a":"1"},"customerInfo":{"b":"2"}}"#;
+
+    fn evidence(event: HandoverEvent, cxone: CxoneEvidence, now: DateTime<Utc>) -> Evidence {
+        Evidence {
+            contact_id: event.real_contact_id().map(str::to_string),
+            event: Some(event),
+            cxone,
+            required_context_keys: vec!["routingData".into(), "customerInfo".into()],
+            now,
+        }
+    }
+
+    fn state(name: &str, start: DateTime<Utc>, agent: Option<&str>) -> ContactState {
+        ContactState {
+            contact_state_name: Some(name.into()),
+            start_date: Some(start),
+            agent_id: agent.map(str::to_string),
+            ..ContactState::default()
+        }
+    }
+
+    /// A completed contact that started at T-300 s and stayed in pre-queue until it ended
+    /// `end_after` seconds after the handover request.
+    fn ended_in_prequeue(end_after: i64) -> CxoneEvidence {
+        let start = at(-300);
+        let contact = Contact {
+            contact_id: Some("745512890123".into()),
+            contact_start_date: Some(start),
+            from_address: Some("+1 415 555 0123".into()),
+            total_duration_seconds: Some((300 + end_after) as f64),
+            pre_queue_seconds: Some((300 + end_after) as f64),
+            in_queue_seconds: Some(0.0),
+            is_warehoused: Some(true),
+            ..Contact::default()
+        };
+        CxoneEvidence::Checked(Box::new(CxoneFacts {
+            contact: Lookup::Found(contact),
+            states: Lookup::Found(vec![
+                state("PreQueue", start, None),
+                state("Released", at(end_after), None),
+            ]),
+            still_active: Some(false),
+            ..CxoneFacts::default()
+        }))
+    }
+
+    fn live_in_prequeue() -> CxoneEvidence {
+        CxoneEvidence::Checked(Box::new(CxoneFacts {
+            contact: Lookup::Found(Contact {
+                contact_id: Some("745512890123".into()),
+                contact_start_date: Some(at(-300)),
+                state_name: Some("PreQueue".into()),
+                is_active: Some(true),
+                ..Contact::default()
+            }),
+            states: Lookup::Found(vec![state("PreQueue", at(-300), None)]),
+            still_active: Some(true),
+            ..CxoneFacts::default()
+        }))
+    }
+
+    fn codes(d: &Diagnosis) -> Vec<Code> {
+        d.findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn the_precedence_lists_every_code_once() {
+        let mut sorted = PRECEDENCE.to_vec();
+        sorted.sort();
+        assert_eq!(sorted, Code::ALL.to_vec());
+        assert_eq!(PRECEDENCE[0], Code::Hd401);
+        assert_eq!(PRECEDENCE[27], Code::Hd109);
+    }
+
+    #[test]
+    fn a_bot_side_cause_outranks_a_missing_context_and_findings_follow_the_precedence() {
+        let d = diagnose(&evidence(
+            event(FORBIDDEN, "{}"),
+            CxoneEvidence::NotConfigured,
+            at(60),
+        ));
+        assert_eq!(d.verdict.code, Code::Hd104);
+        assert_eq!(codes(&d), vec![Code::Hd104, Code::Hd109]);
+        assert_eq!(d.verdict.title, rules::entry(Code::Hd104).title);
+    }
+
+    #[test]
+    fn an_agent_taking_the_call_wins_over_everything_else_found() {
+        let facts = CxoneFacts {
+            contact: Lookup::Found(Contact {
+                contact_id: Some("745512890123".into()),
+                agent_id: Some("2301554".into()),
+                agent_seconds: Some(120.0),
+                in_queue_seconds: Some(38.0),
+                total_duration_seconds: Some(500.0),
+                contact_start_date: Some(at(-300)),
+                is_warehoused: Some(true),
+                ..Contact::default()
+            }),
+            still_active: Some(false),
+            ..CxoneFacts::default()
+        };
+        let d = diagnose(&evidence(
+            event(FORBIDDEN, "{}"),
+            CxoneEvidence::Checked(Box::new(facts)),
+            at(900),
+        ));
+        assert_eq!(d.verdict.code, Code::Hd401);
+        assert_eq!(codes(&d), vec![Code::Hd401, Code::Hd104, Code::Hd109]);
+        assert!(
+            d.findings[0].message.contains("38 s in queue"),
+            "{}",
+            d.findings[0].message
+        );
+        assert!(!needs_recheck(&d));
+    }
+
+    #[test]
+    fn a_contact_ending_within_ten_seconds_of_the_request_is_a_hang_up() {
+        for end_after in [-30, 0, 9, 10] {
+            let d = diagnose(&evidence(
+                event(ACCEPTED, FULL_CONTEXT),
+                ended_in_prequeue(end_after),
+                at(600),
+            ));
+            assert_eq!(d.verdict.code, Code::Hd203, "ended {end_after} s after");
+            assert!(!d.has(Code::Hd204));
+        }
+    }
+
+    #[test]
+    fn a_contact_still_in_pre_queue_after_ten_seconds_was_not_routed() {
+        for end_after in [11, 72, 600] {
+            let d = diagnose(&evidence(
+                event(ACCEPTED, FULL_CONTEXT),
+                ended_in_prequeue(end_after),
+                at(900),
+            ));
+            assert_eq!(d.verdict.code, Code::Hd204, "ended {end_after} s after");
+            assert!(!d.has(Code::Hd203));
+        }
+    }
+
+    #[test]
+    fn a_live_contact_in_pre_queue_is_pending_first_and_not_routed_after_ten_seconds() {
+        let early = diagnose(&evidence(
+            event(ACCEPTED, FULL_CONTEXT),
+            live_in_prequeue(),
+            at(5),
+        ));
+        assert_eq!(codes(&early), vec![Code::Hd402]);
+        assert!(needs_recheck(&early));
+
+        let late = diagnose(&evidence(
+            event(ACCEPTED, FULL_CONTEXT),
+            live_in_prequeue(),
+            at(40),
+        ));
+        assert_eq!(codes(&late), vec![Code::Hd204, Code::Hd402]);
+        assert!(
+            late.findings[0]
+                .message
+                .contains("still in pre-queue 40 s later")
+        );
+        assert!(needs_recheck(&late), "the contact may yet be queued");
+    }
+
+    #[test]
+    fn a_refused_signal_is_certain_even_while_cxone_data_is_pending() {
+        let d = diagnose(&evidence(
+            event(FORBIDDEN, FULL_CONTEXT),
+            live_in_prequeue(),
+            at(5),
+        ));
+        assert_eq!(codes(&d), vec![Code::Hd104, Code::Hd402]);
+        assert!(!needs_recheck(&d));
+    }
+
+    #[test]
+    fn contact_not_found_is_rechecked_only_while_reporting_may_still_lag() {
+        let facts = || {
+            CxoneEvidence::Checked(Box::new(CxoneFacts {
+                contact: Lookup::NotFound,
+                states: Lookup::NotFound,
+                still_active: Some(false),
+                ..CxoneFacts::default()
+            }))
+        };
+        let recent = diagnose(&evidence(event(ACCEPTED, FULL_CONTEXT), facts(), at(120)));
+        assert_eq!(recent.verdict.code, Code::Hd201);
+        assert!(needs_recheck(&recent));
+        let old = diagnose(&evidence(
+            event(ACCEPTED, FULL_CONTEXT),
+            facts(),
+            at(NOT_FOUND_RECHECK_WINDOW_SECS + 60),
+        ));
+        assert_eq!(old.verdict.code, Code::Hd201);
+        assert!(!needs_recheck(&old));
+    }
+
+    #[test]
+    fn without_cxone_and_without_a_bot_side_cause_the_verdict_says_what_is_missing() {
+        let d = diagnose(&evidence(
+            event(ACCEPTED, FULL_CONTEXT),
+            CxoneEvidence::NotConfigured,
+            at(60),
+        ));
+        assert_eq!(d.verdict.code, Code::Hd402);
+        assert!(d.verdict.title.contains("not checked"));
+        assert_eq!(d.findings[0].evidence["fallback"], json!(true));
+        assert!(d.findings[0].message.contains("745512890123"));
+        assert_eq!(
+            d.cxone,
+            CxoneCheck {
+                checked: false,
+                error: d.cxone.error.clone()
+            }
+        );
+        assert!(d.cxone.error.is_some());
+        assert!(!needs_recheck(&d));
+    }
+
+    #[test]
+    fn an_unreachable_cxone_gives_hd5xx_instead_of_failing() {
+        let problem = crate::diagnosis::evidence::CxoneProblem {
+            kind: crate::diagnosis::evidence::ProblemKind::AuthFailed,
+            what: "POST /auth/token".into(),
+            detail: "the token endpoint answered 401".into(),
+        };
+        let d = diagnose(&evidence(
+            event(ACCEPTED, FULL_CONTEXT),
+            CxoneEvidence::Unreachable(problem),
+            at(60),
+        ));
+        assert_eq!(codes(&d), vec![Code::Hd501]);
+        assert!(!d.cxone.checked);
+        assert!(d.cxone.error.as_deref().unwrap().contains("401"));
+    }
+
+    #[test]
+    fn the_diagnosis_carries_ids_skill_and_a_masked_timeline() {
+        let d = diagnose(&evidence(
+            event(ACCEPTED, FULL_CONTEXT),
+            ended_in_prequeue(72),
+            at(900),
+        ));
+        assert_eq!(d.conversation_id, "conv-1");
+        assert_eq!(d.contact_id.as_deref(), Some("745512890123"));
+        assert_eq!(d.target_skill.as_deref(), Some("Support_Voice_EN"));
+        assert_eq!(d.diagnosed_at, at(900));
+        let events: Vec<&str> = d.timeline.iter().map(|t| t.event.as_str()).collect();
+        assert_eq!(
+            events,
+            vec![
+                "ContactStarted",
+                "PreQueue",
+                "SignalAccepted",
+                "Released",
+                "ContactEnded"
+            ]
+        );
+        let json = serde_json::to_string(&d).unwrap();
+        assert!(json.contains("•••0123"));
+        assert!(!json.contains("555 0123") && !json.contains("5550123"));
+    }
+
+    #[test]
+    fn a_scanned_contact_without_an_event_is_named_after_its_contact() {
+        let ev = Evidence {
+            event: None,
+            contact_id: Some("745512890123".into()),
+            cxone: ended_in_prequeue(72),
+            required_context_keys: vec!["routingData".into()],
+            now: at(900),
+        };
+        let d = diagnose(&ev);
+        assert_eq!(d.event_id, "scan:745512890123");
+        assert!(!d.has(Code::Hd109), "no event, no context to miss");
+    }
+
+    #[test]
+    fn the_text_report_reads_verdict_findings_then_timeline() {
+        let d = diagnose(&evidence(
+            event(FORBIDDEN, "{}"),
+            ended_in_prequeue(72),
+            at(900),
+        ));
+        let text = render_text(&d);
+        assert!(text.starts_with("HD104 signal-forbidden: "), "{text}");
+        let findings = text.find("Findings:").unwrap();
+        let fix = text.find("Fix: ").unwrap();
+        let timeline = text.find("Timeline:").unwrap();
+        assert!(findings < fix && fix < timeline, "{text}");
+        assert!(text.contains("HD109 missing-context (warning)"));
+        assert!(!text.contains("5550123"));
+    }
+
+    #[test]
+    fn with_cxone_but_no_cause_the_fallback_describes_the_contact() {
+        // The flow sent no signalResult, so HD204 cannot claim the signal was accepted.
+        let d = diagnose(&evidence(
+            event("", FULL_CONTEXT),
+            ended_in_prequeue(72),
+            at(900),
+        ));
+        assert_eq!(codes(&d), vec![Code::Hd402]);
+        let message = &d.findings[0].message;
+        assert!(message.contains("never reached a queue"), "{message}");
+        assert!(d.verdict.title.contains("No cause found"));
+        assert!(!needs_recheck(&d));
+    }
+
+    #[test]
+    fn a_signal_to_another_contact_than_the_calls_is_the_wrong_contact() {
+        let stale = "Error signaling CXone with: 'Escalate' for contactId: 745512880999; error: CXone API Client: Error sending handover signal: 404: Not Found";
+        let d = diagnose(&evidence(
+            event(stale, FULL_CONTEXT),
+            CxoneEvidence::NotConfigured,
+            at(60),
+        ));
+        assert_eq!(codes(&d), vec![Code::Hd105, Code::Hd202]);
+        assert!(d.findings[1].message.contains("745512880999"));
+        assert!(d.findings[1].message.contains("745512890123"));
+    }
 }

@@ -84,22 +84,19 @@ pub fn render_text(d: &Diagnosis) -> String {
 
     if !d.timeline.is_empty() {
         let _ = writeln!(out, "\nTimeline:");
+        let width = d.timeline.iter().map(|t| t.event.len()).max().unwrap_or(0);
         for t in &d.timeline {
             let source = match t.source {
                 Source::Cxone => "cxone",
                 Source::Cognigy => "cognigy",
             };
-            let detail = if t.detail.is_empty() {
-                String::new()
-            } else {
-                format!("  {}", t.detail)
-            };
-            let _ = writeln!(
-                out,
-                "  {}  {source:<7}  {}{detail}",
+            let line = format!(
+                "  {}  {source:<7}  {:width$}  {}",
                 t.at.format("%Y-%m-%d %H:%M:%S"),
-                t.event
+                t.event,
+                t.detail
             );
+            let _ = writeln!(out, "{}", line.trim_end());
         }
     }
     let _ = writeln!(

@@ -4,30 +4,24 @@
 /// One phrase explaining a SIP status for a failed transfer.
 pub fn sip_meaning(status: u16) -> &'static str {
     match status {
-        400 => "bad request: the transfer's SIP request was malformed (check custom SIP headers)",
-        401 | 407 => {
-            "authentication required: the carrier or SBC wants credentials for the outbound leg"
-        }
-        403 => {
-            "forbidden: the carrier rejected the caller id (set P-Asserted-Identity / a permitted caller id)"
-        }
-        404 => "not found: wrong transfer target, or the number is not set up",
-        408 => "request timeout: the target or the network did not answer in time",
+        400 => "the transfer's SIP request was malformed (check custom SIP headers)",
+        401 | 407 => "the carrier or SBC wants credentials for the outbound leg",
+        403 => "the carrier rejected the caller id",
+        404 => "wrong transfer target, or the number is not set up",
+        408 => "timeout: the target or the network did not answer in time",
         480 => "temporarily unavailable: no application attached to the target, or no capacity",
-        484 => "address incomplete: the target number is incomplete",
-        486 => "busy here: the target was busy",
-        487 => "request terminated: nobody answered before the transfer timeout (NO_ANSWER)",
-        488 => "not acceptable here: codec or SDP mismatch between Voice Gateway and the target",
+        484 => "the target number is incomplete",
+        486 => "the target was busy",
+        487 => "nobody answered before the transfer timeout (NO_ANSWER)",
+        488 => "codec or SDP mismatch between Voice Gateway and the target",
         500 => "server error at the target or the SBC",
-        502 => "bad gateway: a proxy on the way failed",
-        503 => {
-            "service unavailable: Voice Gateway account inactive or call limit (capacity) reached"
-        }
-        600 => "busy everywhere: the target was busy",
-        603 => "declined: the target declined the call (or the VG endpoint is unreachable)",
-        604 => "does not exist anywhere: the target number does not exist",
+        502 => "a proxy on the way to the target failed",
+        503 => "Voice Gateway account inactive or call limit (capacity) reached",
+        600 => "the target was busy everywhere",
+        603 => "the target declined the call (or the VG endpoint is unreachable)",
+        604 => "the target number does not exist anywhere",
         s if (200..300).contains(&s) => "success",
-        s if (300..400).contains(&s) => "redirection: the target redirected the call",
+        s if (300..400).contains(&s) => "the target redirected the call",
         s if (400..500).contains(&s) => "client error: the target refused the request",
         s if (500..600).contains(&s) => "server error on the way to the target",
         s if (600..700).contains(&s) => "global failure: the target refused the call",

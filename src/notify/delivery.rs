@@ -3,7 +3,7 @@
 //!
 //! - Pace: at most one request per `min_interval` per destination (Slack allows ~1/s per
 //!   webhook; Teams throttles above 4/s). Messages wait their turn; none is dropped.
-//! - `429`: wait `Retry-After` seconds (bounded by `backoff_max`), then try again.
+//! - `429`: wait `Retry-After` seconds (at most [`MAX_RETRY_AFTER`]), then try again.
 //! - `5xx`, `408`, timeouts, connection errors: exponential back-off with jitter, bounded
 //!   by `max_attempts`; after that the group retries at its next interval.
 //! - Slack succeeds only with 2xx and the body `ok`; its error strings (`channel_not_found`,
@@ -48,6 +48,10 @@ pub const SLACK_PERMANENT_ERRORS: &[&str] = &[
     "no_active_hooks",
     "missing_text_or_fallback_or_attachments",
 ];
+
+/// Longest `Retry-After` honoured; a larger one is treated as this (a broken header must
+/// not park a destination for days).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// Where messages go.
 pub(crate) enum Sink {
@@ -299,7 +303,7 @@ impl Deliverer<'_> {
                     self.metrics.notification(channel, "rate_limited");
                     let pause = after
                         .unwrap_or(self.settings.min_interval)
-                        .min(self.settings.backoff_max);
+                        .min(MAX_RETRY_AFTER);
                     tracing::warn!(
                         channel,
                         host,

@@ -5,8 +5,44 @@
 //! The queue consumer hands each diagnosis over with [`NotifierHandle::submit`] and acks
 //! the broker delivery only when the returned [`Submission`] resolves to
 //! [`Disposition::Done`]: every destination has the message that contains it (or refused
-//! it for good), or it was a duplicate. [`Disposition::Requeue`] (shutdown) means nack
-//! with requeue: nothing is acked before it is delivered, so a crash loses nothing.
+//! it for good), or it was a duplicate. [`Disposition::Requeue`] means nack with
+//! requeue: at shutdown, and when a destination keeps failing through every retry (the
+//! notifier keeps the diagnosis and tries again at the group's next interval; handing the
+//! delivery back keeps it from sitting unacked past RabbitMQ's consumer timeout, and the
+//! redelivery simply rejoins the kept diagnosis). Nothing is acked before it is
+//! delivered, so a crash loses nothing.
+//!
+//! Wiring (what the `P.reports` consumer does):
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use handover_doctor::diagnosis::model::Diagnosis;
+//! # use handover_doctor::metrics::Metrics;
+//! # use handover_doctor::notify::{Disposition, Notifier, NotifySettings};
+//! # use tokio_util::sync::CancellationToken;
+//! # async fn wire(diagnosis: Diagnosis) -> anyhow::Result<()> {
+//! let settings = NotifySettings::from_env()?; // or from_env_map(|k| env.get(k))
+//! let notifier = Notifier::new(settings, Arc::new(Metrics::new()))?;
+//! let handle = notifier.handle();
+//! let cancel = CancellationToken::new();
+//! let running = tokio::spawn(notifier.run(cancel.clone()));
+//! // For each delivery of P.reports (parse the body into a Diagnosis first):
+//! let submission = handle.submit(diagnosis);
+//! tokio::spawn(async move {
+//!     match submission.await {
+//!         Disposition::Done => { /* basic_ack */ }
+//!         Disposition::Requeue => { /* basic_nack with requeue */ }
+//!     }
+//! });
+//! // At shutdown:
+//! cancel.cancel();
+//! running.await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Each diagnosis stays unacked while its group waits, so the consumer's prefetch bounds
+//! how many failures one message can gather: set it well above the largest burst.
 //!
 //! Inside, one loop ([`Notifier::run`]) owns the group timers ([`state`]), and one worker
 //! task per destination delivers that destination's messages in order ([`delivery`]), so a
@@ -47,7 +83,8 @@ use state::{Admission, Completion, EntryId, GroupKey, State, Timing};
 pub enum Disposition {
     /// Ack: delivered everywhere (or refused for good somewhere), or a duplicate.
     Done,
-    /// Nack with requeue: the notifier stopped before it could deliver.
+    /// Nack with requeue: the notifier stopped before it could deliver, or a destination
+    /// kept failing (the redelivery will rejoin the diagnosis the notifier kept).
     Requeue,
 }
 
@@ -162,6 +199,9 @@ impl NotifierHandle {
                     self.shared.metrics.notification(channel, "deduplicated");
                 }
                 tracing::info!(event_id = %event_id, "duplicate diagnosis; not notified again");
+            }
+            Admission::Rejoined => {
+                tracing::debug!(event_id = %event_id, "redelivered diagnosis rejoined its pending entry")
             }
             Admission::Closed => {
                 tracing::debug!(event_id = %event_id, "notifier stopping; diagnosis requeued")

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::mask::Masker;
+use crate::diagnosis::Code;
 use crate::diagnosis::model::{Diagnosis, Finding, Severity, Verdict};
 
 /// How many conversation ids a message lists before "and N more".
@@ -140,22 +141,32 @@ impl Report {
         line
     }
 
-    /// The distinct findings of all the diagnoses (same code, message and fix = same),
-    /// in order of first appearance.
+    /// The findings a message shows: every distinct finding of the first diagnosis, then
+    /// for the others only codes not seen yet, since a group's diagnoses repeat the same
+    /// finding with different numbers. `occurrences` (on the first finding of each code)
+    /// counts the diagnoses that have the code.
     pub fn findings(&self) -> Vec<ShownFinding<'_>> {
         let mut shown: Vec<ShownFinding<'_>> = Vec::new();
-        for d in &self.diagnoses {
+        for (i, d) in self.diagnoses.iter().enumerate() {
+            let mut counted: Vec<Code> = Vec::new();
             for f in &d.findings {
-                match shown.iter_mut().find(|s| {
+                let known_code = shown.iter().any(|s| s.finding.code == f.code);
+                let identical = shown.iter().any(|s| {
                     s.finding.code == f.code
                         && s.finding.message == f.message
                         && s.finding.fix == f.fix
-                }) {
-                    Some(s) => s.occurrences += 1,
-                    None => shown.push(ShownFinding {
+                });
+                if (i == 0 && !identical) || !known_code {
+                    shown.push(ShownFinding {
                         finding: f,
-                        occurrences: 1,
-                    }),
+                        occurrences: 0,
+                    });
+                }
+                if !counted.contains(&f.code) {
+                    counted.push(f.code);
+                    if let Some(first) = shown.iter_mut().find(|s| s.finding.code == f.code) {
+                        first.occurrences += 1;
+                    }
                 }
             }
         }
@@ -276,6 +287,38 @@ pub(crate) mod tests {
         assert!(line.ends_with("and 15 more"), "{line}");
         assert_eq!(r.findings().len(), 1);
         assert_eq!(r.findings()[0].occurrences, 25);
+    }
+
+    #[test]
+    fn a_group_shows_each_finding_code_once_with_how_many_diagnoses_have_it() {
+        let ds: Vec<Diagnosis> = (0..5)
+            .map(|i| {
+                let mut d = diagnosis("HD303", &format!("c{i}"), Some("S"));
+                d.findings[0].message = format!("waited {i} s");
+                if i % 2 == 0 {
+                    let mut extra = d.findings[0].clone();
+                    extra.code = Code::Hd205;
+                    d.findings.push(extra);
+                }
+                d
+            })
+            .collect();
+        let r = Report::new(Some("S".into()), false, 5, &ds);
+        let f = r.findings();
+        assert_eq!(f.len(), 2);
+        assert_eq!((f[0].finding.code, f[0].occurrences), (Code::Hd303, 5));
+        assert_eq!((f[1].finding.code, f[1].occurrences), (Code::Hd205, 3));
+        assert_eq!(f[0].finding.message, "waited 0 s");
+    }
+
+    #[test]
+    fn one_diagnosis_shows_all_its_findings() {
+        let mut d = diagnosis("HD303", "c1", None);
+        let mut second = d.findings[0].clone();
+        second.message = "another problem with the same code".into();
+        d.findings.push(second);
+        let r = Report::new(None, false, 1, &[d]);
+        assert_eq!(r.findings().len(), 2);
     }
 
     #[test]

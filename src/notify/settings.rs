@@ -41,7 +41,7 @@ pub struct NotifySettings {
     pub max_attempts: u32,
     /// First back-off after a 5xx or timeout; doubles per attempt.
     pub backoff_base: Duration,
-    /// Longest back-off, and longest `Retry-After` honoured.
+    /// Longest back-off between attempts after 5xx or timeouts.
     pub backoff_max: Duration,
 }
 

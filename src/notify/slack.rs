@@ -69,20 +69,40 @@ pub fn escape(s: &str) -> String {
 
 /// The JSON body to POST to a Slack incoming webhook.
 pub fn render(report: &Report) -> Value {
-    for detail in LEVELS {
-        let body = build(report, *detail);
-        if block_text_len(&body) <= MAX_TOTAL_BLOCK_TEXT {
-            return body;
+    let body = LEVELS
+        .iter()
+        .map(|detail| build(report, *detail))
+        .find(|body| block_text_len(body) <= MAX_TOTAL_BLOCK_TEXT)
+        .unwrap_or_else(|| {
+            build(
+                report,
+                Detail {
+                    findings: 0,
+                    finding_chars: 0,
+                    lines: 0,
+                },
+            )
+        });
+    match validate(&body) {
+        Ok(()) => body,
+        Err(why) => {
+            // A rendering bug must not cost the message: Slack would refuse it for good
+            // (`invalid_blocks`), so send the summary alone.
+            tracing::error!(reason = %why, "Slack message broke a Block Kit limit; sending the summary only");
+            minimal(report)
         }
     }
-    build(
-        report,
-        Detail {
-            findings: 0,
-            finding_chars: 0,
-            lines: 0,
-        },
-    )
+}
+
+/// The smallest message: the header and the summary line.
+fn minimal(r: &Report) -> Value {
+    json!({
+        "text": truncate(&escape(&r.summary_line()), MAX_TEXT),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": truncate(non_empty(&r.code_and_name()), MAX_HEADER)}},
+            section(&escape(&r.summary_line())),
+        ],
+    })
 }
 
 fn build(r: &Report, detail: Detail) -> Value {
@@ -163,7 +183,7 @@ fn build(r: &Report, detail: Detail) -> Value {
             escape(&f.name),
             severity_word(f.severity)
         );
-        if r.diagnoses.len() > 1 {
+        if r.diagnoses.len() > 1 && s.occurrences > 0 {
             text.push_str(&format!(" · in {} of {}", s.occurrences, r.diagnoses.len()));
         }
         let body = format!(
@@ -347,6 +367,22 @@ mod tests {
         assert_eq!(header.chars().count(), MAX_HEADER);
         assert!(header.ends_with('…'));
         assert!(body.to_string().contains("and 490 more"));
+    }
+
+    #[test]
+    fn the_fallback_message_is_valid_too() {
+        let d = diagnosis("HD303", "conv-1", None);
+        let body = minimal(&Report::new(None, false, 1, &[d]));
+        validate(&body).unwrap();
+        assert!(body.to_string().contains("conv-1"));
+    }
+
+    #[test]
+    fn validation_catches_a_broken_limit() {
+        let body = json!({"text": "x", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h".repeat(151)}}]});
+        assert!(validate(&body).unwrap_err().contains("header"));
+        let body = json!({"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": ""}}]});
+        assert!(validate(&body).is_err());
     }
 
     #[test]

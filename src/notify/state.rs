@@ -52,6 +52,8 @@ pub(crate) enum Admission {
     Accepted,
     /// The same event id was already delivered within the TTL, or is pending.
     Duplicate,
+    /// A redelivery of a diagnosis still held after a give-up: it waits with it.
+    Rejoined,
     /// The notifier is shutting down: requeue it.
     Closed,
 }
@@ -156,11 +158,18 @@ impl State {
             let _ = tx.send(Disposition::Done);
             return Admission::Duplicate;
         }
-        if let Some(id) = self.pending_events.get(&diagnosis.event_id) {
-            if let Some(e) = self.entries.get_mut(id) {
-                e.waiters.push(tx);
-            }
-            return Admission::Duplicate;
+        if let Some(id) = self.pending_events.get(&diagnosis.event_id)
+            && let Some(e) = self.entries.get_mut(id)
+        {
+            // Nobody waiting means its delivery was handed back after a give-up (see
+            // `complete`) and this is the broker redelivering it: not a duplicate.
+            let rejoined = e.waiters.is_empty();
+            e.waiters.push(tx);
+            return if rejoined {
+                Admission::Rejoined
+            } else {
+                Admission::Duplicate
+            };
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -213,7 +222,13 @@ impl State {
                 if g.pending[dest].is_empty() {
                     continue;
                 }
-                let ids = std::mem::take(&mut g.pending[dest]);
+                let mut ids = std::mem::take(&mut g.pending[dest]);
+                // Every pending id has its entry (entries leave only once no destination
+                // waits for them); stay safe anyway: an empty message is never built.
+                ids.retain(|id| self.entries.contains_key(id));
+                if ids.is_empty() {
+                    continue;
+                }
                 g.inflight[dest] += 1;
                 let diagnoses = ids
                     .iter()
@@ -258,6 +273,17 @@ impl State {
                 group.pending[dest].extend_from_slice(ids);
                 if group.due.is_none() {
                     group.due = Some(now + interval);
+                }
+                // Keep the diagnoses for the next attempt, but hand their broker
+                // deliveries back: a destination that is down for long must not hold
+                // them unacked past RabbitMQ's consumer timeout (30 min), which would
+                // close the consumer's channel. The redelivery rejoins the entry.
+                for id in ids {
+                    if let Some(e) = self.entries.get_mut(id) {
+                        for w in e.waiters.drain(..) {
+                            let _ = w.send(Disposition::Requeue);
+                        }
+                    }
                 }
                 return;
             }
@@ -498,11 +524,28 @@ mod tests {
         let (_, mut rx) = submit(&mut st, diagnosis("HD303", "a", None), t0);
         let b = st.flush_due(t0 + S * 30);
         st.complete(0, &b[0].key, &b[0].entries, Completion::GaveUp, t0 + S * 60);
-        assert!(rx.try_recv().is_err());
+        // The broker delivery is handed back, the diagnosis is kept.
+        assert_eq!(rx.try_recv(), Ok(Disposition::Requeue));
+        let (adm, mut again) = submit(&mut st, diagnosis("HD303", "a", None), t0 + S * 61);
+        assert_eq!(adm, Admission::Rejoined);
         assert_eq!(st.next_due(), Some(t0 + S * 360));
         let b = st.flush_due(t0 + S * 360);
+        assert_eq!(b.len(), 1);
+        assert_eq!(
+            b[0].diagnoses.len(),
+            1,
+            "the redelivery did not add a second copy"
+        );
         assert_eq!(b[0].diagnoses[0].conversation_id, "a");
         assert!(!b[0].update, "it was never announced there");
+        st.complete(
+            0,
+            &b[0].key,
+            &b[0].entries,
+            Completion::Delivered,
+            t0 + S * 361,
+        );
+        assert_eq!(again.try_recv(), Ok(Disposition::Done));
     }
 
     #[test]

@@ -145,7 +145,7 @@ fn build(r: &Report, detail: Detail) -> Value {
             f.name,
             severity_word(f.severity)
         );
-        if r.diagnoses.len() > 1 {
+        if r.diagnoses.len() > 1 && s.occurrences > 0 {
             head.push_str(&format!(" · in {} of {}", s.occurrences, r.diagnoses.len()));
         }
         let text = truncate(

@@ -277,14 +277,29 @@ impl RabbitQueue {
 
     pub(crate) async fn requeue_dead(&self) -> Result<usize, QueueError> {
         let (conn, ch) = self.admin_channel().await?;
-        let mut n = 0;
-        while let Some(m) = ch
-            .basic_get(
+        // Move only what is there now: a job that dies again while we work (still
+        // undecodable, say) must not be re-driven in a loop.
+        let present = ch
+            .queue_declare(
                 self.settings.topology.dead().into(),
-                BasicGetOptions { no_ack: false },
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
             )
             .await
             .map_err(|e| QueueError::Broker(e.to_string()))?
+            .message_count() as usize;
+        let mut n = 0;
+        while n < present
+            && let Some(m) = ch
+                .basic_get(
+                    self.settings.topology.dead().into(),
+                    BasicGetOptions { no_ack: false },
+                )
+                .await
+                .map_err(|e| QueueError::Broker(e.to_string()))?
         {
             let d = dead_letter(&m.delivery.properties, m.delivery.data.clone());
             let msg = OutMessage {
@@ -438,11 +453,11 @@ async fn consume_loop(
                     }
                 }
                 if stop.is_cancelled() {
-                    // Give in-flight jobs time to ack on this channel before it closes
-                    // (unacked deliveries go back to the queue when it does).
+                    // The owner dropped the consumer after settling its in-flight work:
+                    // close now; whatever was prefetched but never handed out goes back
+                    // to the queue (and, for the reports queue, to the standby notifier).
                     drop(tx);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    hold_open_until_idle(&conn).await;
+                    let _ = conn.close(200, "consumer stopped".into()).await;
                     return;
                 }
                 let _ = conn.close(200, "reconnect".into()).await;
@@ -454,13 +469,6 @@ async fn consume_loop(
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-}
-
-/// After a consumer stops, the connection stays until the process closes it: deliveries
-/// already handed out can still be acked. Bounded so a stuck job cannot hold it forever.
-async fn hold_open_until_idle(conn: &Connection) {
-    tokio::time::sleep(Duration::from_secs(30)).await;
-    let _ = conn.close(200, "consumer stopped".into()).await;
 }
 
 fn header_str(h: &FieldTable, key: &str) -> Option<String> {

@@ -222,7 +222,8 @@ async fn retry_after_is_honoured_on_429() {
     let waited = started.elapsed();
     assert!(skill.is_some());
     assert!(waited >= Duration::from_secs(1), "{waited:?}");
-    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    // Well under the stub's 2 s cap plus backoff: the wait was the header's.
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
     assert_eq!(stub.api_requests(&rel).await, 2);
     assert_eq!(
         stub.metrics.count(
@@ -262,24 +263,23 @@ async fn a_timeout_is_retried_and_counted_as_timeout() {
     stub.respond_times(
         &rel,
         1,
-        ResponseTemplate::new(200).set_delay(Duration::from_millis(800)),
+        ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)),
     )
     .await;
     let mut settings = stub.settings();
-    settings.request_timeout = Duration::from_millis(300);
+    settings.request_timeout = Duration::from_millis(500);
     let client = stub.client_with(settings);
     let h = client.hierarchy(CONTACT_ID).await.unwrap().unwrap();
     assert_eq!(h.master_contact_id.as_deref(), Some(MASTER_CONTACT_ID));
-    assert_eq!(
-        stub.metrics.count(
-            "cxone_requests",
-            &[
-                ("endpoint", "/contacts/{id}/hierarchy"),
-                ("status", "timeout")
-            ]
-        ),
-        1
+    // At least the injected one (a loaded machine may add its own).
+    let timeouts = stub.metrics.count(
+        "cxone_requests",
+        &[
+            ("endpoint", "/contacts/{id}/hierarchy"),
+            ("status", "timeout"),
+        ],
     );
+    assert!(timeouts >= 1, "{timeouts}");
 }
 
 #[tokio::test]
@@ -503,6 +503,7 @@ async fn gather_resolves_a_target_skill_name_and_keeps_failures_separate() {
     stub.mount_story().await;
     stub.skill_agents(SKILL_ID, 403, json!({"error": "Forbidden"}))
         .await;
+    stub.skill(SKILL_ID, 500, Value::Null).await;
     let client = stub.client();
     let f = facts(
         gather(
@@ -512,7 +513,8 @@ async fn gather_resolves_a_target_skill_name_and_keeps_failures_separate() {
         )
         .await,
     );
-    assert!(f.skill.found().is_some());
+    // The detail read failed, so the skills-list entry stands in for it.
+    assert_eq!(f.skill.found().unwrap().skill_id.as_deref(), Some(SKILL_ID));
     let Lookup::Failed(problem) = &f.skill_agents else {
         panic!("expected a failed agents look-up, got {:?}", f.skill_agents);
     };
@@ -545,6 +547,24 @@ async fn gather_skips_contact_reads_for_the_placeholder_and_reports_unknown_skil
         0,
         "the placeholder is never looked up"
     );
+    // A contact id that is not a number names no contact: not found, without asking.
+    let f = facts(
+        gather(
+            Some(&client),
+            Some(&event("{{context.contactId}}", None)),
+            None,
+        )
+        .await,
+    );
+    assert_eq!(f.contact, Lookup::NotFound);
+    assert_eq!(f.states, Lookup::NotLooked);
+    let contact_reads = stub
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path().contains("/contacts/"))
+        .count();
+    assert_eq!(contact_reads, 0);
     // A scanned contact id (no event) is looked up, skill taken from the contact.
     let f = facts(gather(Some(&client), None, Some(CONTACT_ID)).await);
     assert!(f.contact.found().is_some());
@@ -592,4 +612,104 @@ async fn with_caching_off_every_gather_reads_the_skill_again() {
         facts(gather(Some(&client), Some(&ev), None).await);
     }
     assert_eq!(stub.api_requests(&format!("skills/{SKILL_ID}")).await, 2);
+}
+
+#[tokio::test]
+async fn a_refused_login_is_not_retried_for_every_job_of_a_burst() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    stub.mount_token_error(400, "invalid_grant").await;
+    let client = stub.client();
+    let ev = event(CONTACT_ID, None);
+    for _ in 0..5 {
+        let e = gather(Some(&client), Some(&ev), None).await;
+        assert!(
+            matches!(&e, CxoneEvidence::Unreachable(p) if p.kind == ProblemKind::AuthFailed),
+            "{e:?}"
+        );
+    }
+    assert_eq!(stub.token_requests().await, 1);
+}
+
+#[tokio::test]
+async fn an_unanswering_discovery_makes_cxone_unreachable_with_unavailable() {
+    let stub = CxoneStub::start_bare().await;
+    wiremock::Mock::given(method("GET"))
+        .and(path("/.well-known/openid-configuration"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&stub.server)
+        .await;
+    let client = stub.client();
+    let e = gather(Some(&client), Some(&event(CONTACT_ID, None)), None).await;
+    let CxoneEvidence::Unreachable(problem) = e else {
+        panic!("expected Unreachable, got {e:?}");
+    };
+    assert_eq!(problem.kind, ProblemKind::Unavailable);
+    assert_eq!(
+        stub.requests_to_path("/.well-known/openid-configuration")
+            .await
+            .len(),
+        5
+    );
+}
+
+#[tokio::test]
+async fn a_token_is_renewed_before_it_expires() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    stub.mount_cxone_configuration().await;
+    // A two-second token is renewed at half-life.
+    stub.mount_token(stub.token_response(2)).await;
+    stub.mount_story().await;
+    let client = stub.client();
+    client.get_contact(CONTACT_ID).await.unwrap();
+    client.get_contact(CONTACT_ID).await.unwrap();
+    assert_eq!(stub.token_requests().await, 1);
+    // Waiting for the clock, not for work: the token has to age past its renewal point.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    client.get_contact(CONTACT_ID).await.unwrap();
+    assert_eq!(stub.token_requests().await, 2);
+    // Discovery is kept: only the token was fetched again.
+    assert_eq!(
+        stub.requests_to_path("/.well-known/cxone-configuration")
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_discovery_token_and_api_requests_by_template() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let client = stub.client();
+    client.get_contact(CONTACT_ID).await.unwrap();
+    client.get_contact("555").await.unwrap();
+    let count = |endpoint, status| {
+        stub.metrics.count(
+            "cxone_requests",
+            &[("endpoint", endpoint), ("status", status)],
+        )
+    };
+    assert_eq!(count("/.well-known/openid-configuration", "200"), 1);
+    assert_eq!(count("/auth/token", "200"), 1);
+    assert_eq!(count("/.well-known/cxone-configuration", "200"), 1);
+    assert_eq!(count("/contacts/{id}", "200"), 1);
+    assert_eq!(count("/contacts/{id}", "404"), 1);
+    let text = stub.metrics.render();
+    assert!(!text.contains(CONTACT_ID), "ids never become label values");
+}
+
+#[tokio::test]
+async fn settings_read_from_the_stubs_variables_reach_the_stub() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let vars = stub.env_vars();
+    let settings = handover_doctor::cxone::CxoneSettings::from_env_map(|k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    assert!(settings.is_configured());
+    let client = stub.client_with(settings);
+    assert!(client.get_contact(CONTACT_ID).await.unwrap().is_some());
 }

@@ -2,9 +2,12 @@
 //! port 0, a unique `QUEUE_PREFIX` per test against the real RabbitMQ, and wiremock
 //! servers for CXone, Slack and Teams.
 
+mod cli;
 mod cxone;
 mod notify;
+mod pipeline;
 mod proptests;
 mod receiver;
+mod rules;
 mod scan;
 mod support;

@@ -322,6 +322,42 @@ async fn a_503_is_retried_with_backoff_then_succeeds() {
 }
 
 #[tokio::test]
+async fn a_destination_that_keeps_failing_hands_the_delivery_back_and_retries_at_the_next_interval()
+{
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack)
+        .await;
+    let settings = NotifySettings {
+        max_attempts: 1,
+        ..settings(Some(&slack), None, 0)
+    };
+    let n = Running::start(settings, ManualClock::new());
+    assert_eq!(
+        resolved(n.handle.submit(hd303())).await,
+        Disposition::Requeue
+    );
+    assert_eq!(n.count("slack", "failed"), 1);
+    // The broker redelivers it; it waits with the diagnosis the notifier kept.
+    let redelivered = n.handle.submit(hd303());
+    assert_eq!(n.count("slack", "deduplicated"), 0);
+    n.clock.advance(Duration::from_secs(300));
+    assert_eq!(resolved(redelivered).await, Disposition::Done);
+    assert_eq!(bodies(&slack).await.len(), 2);
+    assert_eq!(n.count("slack", "sent"), 1);
+    n.stop().await;
+}
+
+#[tokio::test]
 async fn a_permanent_slack_error_is_not_retried_but_counted_and_acked() {
     let slack = MockServer::start().await;
     Mock::given(method("POST"))

@@ -102,7 +102,7 @@ impl Rule for TransferFailed {
                     .map(|r| format!(" {r}"))
                     .unwrap_or_default();
                 let which = if refer { "REFER answered " } else { "" };
-                format!(": {which}SIP {s}{reason}, {}", sip_meaning(s))
+                format!(": {which}SIP {s}{reason}: {}", sip_meaning(s))
             }
             None => String::new(),
         };

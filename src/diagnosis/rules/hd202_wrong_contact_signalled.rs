@@ -4,10 +4,11 @@
 use serde_json::json;
 
 use super::Rule;
-use super::support::{event, finding, signalled_contact_id};
+use super::support::{event, finding, is_real_id, signal_result, signalled_contact_id};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;
 use crate::diagnosis::model::{Finding, Severity};
+use crate::diagnosis::signal::SignalResult;
 
 #[doc = include_str!("hd202_wrong_contact_signalled.md")]
 #[derive(Debug, Default, Clone, Copy)]
@@ -21,11 +22,7 @@ impl Rule for WrongContactSignalled {
     fn check(&self, ev: &Evidence) -> Option<Finding> {
         let e = event(ev)?;
         let signalled = signalled_contact_id(ev)?;
-        let event_master = e
-            .cxone
-            .master_contact_id
-            .clone()
-            .filter(|m| super::support::is_real_id(m));
+        let event_master = e.cxone.master_contact_id.clone().filter(|m| is_real_id(m));
         let fix = "In the Exit Interaction node, set Spawned Contact ID to the X-InContact-ContactId header (context.data.spawnedContactId) and Main Contact ID to X-InContact-MasterId (context.data.contactId); do not swap them or reuse ids from an earlier call.";
 
         // Payload alone: the signalled id is the master id the flow itself reported.
@@ -38,6 +35,31 @@ impl Rule for WrongContactSignalled {
                 ),
                 fix,
                 json!({ "signalledContactId": signalled, "masterContactId": event_master }),
+            ));
+        }
+
+        // Payload alone: the extension says it signalled another contact than the event's
+        // spawned contact (a stale id in context, or a fixed value in the node).
+        let in_result = match signal_result(ev) {
+            Some(SignalResult::Signaled { contact_id, .. }) => contact_id,
+            Some(SignalResult::Failed(err)) => err.contact_id,
+            None => None,
+        }
+        .filter(|id| is_real_id(id));
+        if let Some(other) = in_result.filter(|id| *id != signalled) {
+            let what = if event_master.as_deref() == Some(other.as_str()) {
+                "the master contact (X-InContact-MasterId)".to_string()
+            } else {
+                "another contact than this call's".to_string()
+            };
+            return Some(finding(
+                Self::CODE,
+                Severity::Error,
+                format!(
+                    "The extension signalled contact {other}, {what}, while this call's spawned contact is {signalled}: the Exit Interaction node's Spawned Contact ID does not point at this call's X-InContact-ContactId."
+                ),
+                fix,
+                json!({ "signalledContactId": other, "contactId": signalled }),
             ));
         }
 

@@ -30,7 +30,7 @@ impl Rule for NoAgentsLoggedIn {
         let logged_in = activity.and_then(|a| a.agents_logged_in);
         let when = activity
             .and_then(|a| a.server_time)
-            .map(|t| format!(" at {}", hms(t)))
+            .map(|t| format!(" when diagnosed at {}", hms(t)))
             .unwrap_or_default();
         let message = if usable == Some(0) {
             format!(
@@ -44,7 +44,7 @@ impl Rule for NoAgentsLoggedIn {
             )
         } else if logged_in == Some(0.0) {
             format!(
-                "No agent with skill {skill} was logged in{when} ({} queued), so the caller could not be offered to anyone.",
+                "No agent with skill {skill} was logged in ({} queued){when}, so the caller could not be offered to anyone.",
                 activity.and_then(|a| a.queue_count).unwrap_or(0.0)
             )
         } else {

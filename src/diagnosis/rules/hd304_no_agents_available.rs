@@ -36,13 +36,13 @@ impl Rule for NoAgentsAvailable {
         };
         let when = a
             .server_time
-            .map(|t| format!(" at {}", hms(t)))
+            .map(|t| format!(" when diagnosed at {}", hms(t)))
             .unwrap_or_default();
         Some(finding(
             Self::CODE,
             Severity::Error,
             format!(
-                "Skill {skill} had {logged_in} agent(s) logged in but none available{when} ({} working, {} in after-call work, {} unavailable) and {queued} contact(s) queued{oldest}.",
+                "Skill {skill} had {logged_in} agent(s) logged in but none available ({} working, {} in after-call work, {} unavailable) and {queued} contact(s) queued{when}{oldest}.",
                 a.agents_working.unwrap_or(0.0),
                 a.agents_acw.unwrap_or(0.0),
                 a.agents_unavailable.unwrap_or(0.0),

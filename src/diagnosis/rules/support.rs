@@ -290,11 +290,13 @@ pub fn clip(text: &str, max: usize) -> String {
     let mut redact_next = false;
     for word in text.split(' ') {
         let w = word.trim_matches(|c: char| c == ',' || c == ';' || c == '"' || c == '\'');
-        if redact_next {
+        // Only a credential-looking word after `Bearer`: "bearer token: 401" stays.
+        if redact_next && w.len() >= 16 {
             out.push("[redacted]".to_string());
             redact_next = false;
             continue;
         }
+        redact_next = false;
         if w.eq_ignore_ascii_case("bearer") || w.eq_ignore_ascii_case("apikey") {
             redact_next = true;
             out.push(word.to_string());
@@ -378,12 +380,16 @@ mod tests {
     #[test]
     fn clipping_redacts_tokens_and_masks_numbers() {
         let s = clip(
-            "failed for +14155550123 with Bearer abc.def and eyJhbGciOiJSUzI1NiIsInR5cCI6 x",
+            "failed for +14155550123 with Bearer abcdefghijklmnop.qrstuv and eyJhbGciOiJSUzI1NiIsInR5cCI6 x",
             500,
         );
         assert!(!s.contains("4155550123"), "{s}");
         assert!(s.contains("•••0123"));
-        assert!(!s.contains("abc.def"));
+        assert!(!s.contains("abcdefghijklmnop"));
+        assert!(
+            clip("Error getting bearer token: 401: Unauthorized", 500)
+                .contains("bearer token: 401")
+        );
         assert!(!s.contains("eyJhbGci"));
         assert_eq!(clip("abcdef", 3), "abc…");
     }

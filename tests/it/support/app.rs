@@ -12,7 +12,7 @@ use super::broker::{self, AMQP_URL};
 
 /// A running app.
 pub struct TestApp {
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (port 0 when the roles serve no HTTP).
     pub address: String,
     /// The queue prefix (RabbitMQ) for this test.
     pub prefix: String,
@@ -83,7 +83,7 @@ pub async fn spawn_with(
     let app = Application::build(settings, role)
         .await
         .expect("app builds");
-    let port = app.port().expect("an HTTP port");
+    let port = app.port().unwrap_or(0);
     let queue = app.queue();
     let metrics = app.metrics();
     let shutdown = app.shutdown_token();

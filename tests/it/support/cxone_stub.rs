@@ -129,6 +129,20 @@ impl CxoneStub {
         }
     }
 
+    /// The `CXONE_*` variables that point a spawned binary (or `from_env_map`) at this
+    /// stub, e.g. `Command::new(bin).envs(stub.env_vars())`. Retries then run at their
+    /// production pace; prefer [`CxoneStub::settings`] in-process.
+    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("CXONE_ISSUER", self.uri()),
+            ("CXONE_CLIENT_ID", CLIENT_ID.into()),
+            ("CXONE_CLIENT_SECRET", CLIENT_SECRET.into()),
+            ("CXONE_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
+            ("CXONE_ACCESS_KEY_SECRET", ACCESS_KEY_SECRET.into()),
+            ("CXONE_API_VERSION", API_VERSION.into()),
+        ]
+    }
+
     /// A new client on [`CxoneStub::settings`], counting into [`CxoneStub::metrics`].
     pub fn client(&self) -> CxoneClient {
         self.client_with(self.settings())
