@@ -553,3 +553,79 @@ async fn serve_with_scan_interval_finds_and_reports_each_unreported_contact_once
     let _ = handle.await;
     broker::delete_all(&prefix, &[]).await;
 }
+
+/// Runs the binary's `scan` against the stub, with the stub's CXone credentials.
+async fn run_scan(stub: &CxoneStub, args: &[&str]) -> std::process::Output {
+    use crate::support::cxone_stub::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, CLIENT_ID, CLIENT_SECRET};
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_handover-doctor"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("AMQP_URL")
+        .env_remove("SCAN_SKILLS")
+        .env("RUST_LOG", "warn")
+        .env("CXONE_ISSUER", stub.uri())
+        .env("CXONE_CLIENT_ID", CLIENT_ID)
+        .env("CXONE_CLIENT_SECRET", CLIENT_SECRET)
+        .env("CXONE_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("CXONE_ACCESS_KEY_SECRET", ACCESS_KEY_SECRET)
+        .arg("scan")
+        .args(args)
+        .output()
+        .await
+        .expect("the binary runs")
+}
+
+#[tokio::test]
+async fn the_scan_command_lists_each_suspect_with_its_verdict_and_fix_then_a_summary() {
+    let stub = scan_stub().await;
+    let window = [
+        "--from",
+        "2026-05-12T14:00:00Z",
+        "--to",
+        "2026-05-12T15:00:00Z",
+        "--skill",
+        SKILL_ID,
+    ];
+    let out = run_scan(&stub, &window).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "{CONTACT_ID}  2026-05-12T14:21:44Z  Support_Voice_EN ({SKILL_ID})  abandoned in queue"
+        )
+    );
+    assert!(
+        lines[1].starts_with("  HD304 no-agents-available: "),
+        "{stdout}"
+    );
+    assert!(lines[2].starts_with("  fix: "), "{stdout}");
+    assert!(stdout.contains(&format!(
+        "{PREQUEUE_ID}  2026-05-12T14:41:09Z  Support_Voice_EN ({SKILL_ID})  ended in pre-queue"
+    )));
+    assert_eq!(
+        lines.last().copied(),
+        Some(
+            "scanned 6 voice contacts completed 2026-05-12T14:00:00Z – 2026-05-12T15:00:00Z: 2 suspected failed handovers (HD304 ×2)"
+        )
+    );
+    // No caller number in the list.
+    assert!(!stdout.contains("4155550100"), "{stdout}");
+
+    // JSON: one array of Diagnosis objects on stdout, the summary on stderr.
+    let mut json_args = window.to_vec();
+    json_args.extend(["--format", "json"]);
+    let out = run_scan(&stub, &json_args).await;
+    assert!(out.status.success());
+    let diagnoses: Vec<Diagnosis> = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    let ids: Vec<&str> = diagnoses.iter().map(|d| d.event_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [format!("scan:{CONTACT_ID}"), format!("scan:{PREQUEUE_ID}")]
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 suspected failed handovers"));
+}
