@@ -9,4 +9,5 @@ mod pipeline;
 mod proptests;
 mod receiver;
 mod rules;
+mod scan;
 mod support;
