@@ -3,9 +3,10 @@
 //!
 //! What happens to a job:
 //! * diagnosed → report published → ack;
-//! * CXone unreachable for a transient reason → a copy goes to a delay queue
-//!   (`RETRY_DELAYS_SECS`) with its attempt count, then ack; after the last delay it is
-//!   diagnosed with what is known (HD503 says CXone kept failing);
+//! * CXone unreachable for a transient reason (no token, or a read that failed through
+//!   all its retries while the verdict could still change) → a copy goes to a delay
+//!   queue (`RETRY_DELAYS_SECS`) with its attempt count, then ack; after the last delay
+//!   it is diagnosed with what is known (HD503 says CXone kept failing);
 //! * CXone's data still pending (HD402, or not found yet) and the verdict could still
 //!   change → re-checked later (`RECHECK_DELAYS_SECS`), then diagnosed with what is known;
 //!   a bot-side cause that is already certain is reported at once;
@@ -33,7 +34,7 @@ use tracing::Instrument;
 
 use crate::config::WorkerSettings;
 use crate::cxone::CxoneClient;
-use crate::diagnosis::evidence::{CxoneEvidence, Evidence, ProblemKind};
+use crate::diagnosis::evidence::{CxoneEvidence, CxoneProblem, Evidence, Lookup, ProblemKind};
 use crate::diagnosis::{self, Code, Diagnosis};
 use crate::event::HandoverEvent;
 use crate::metrics::Metrics;
@@ -183,16 +184,30 @@ impl Worker {
         } else {
             crate::cxone::gather(self.cxone.as_deref(), Some(&event), None).await
         };
-        if let CxoneEvidence::Unreachable(p) = &cxone
-            && p.kind == ProblemKind::Unavailable
+        let unavailable = cxone_unavailable(&cxone);
+        let evidence = Evidence {
+            contact_id: event.real_contact_id().map(str::to_string),
+            event: (!scanned).then(|| event.clone()),
+            cxone,
+            required_context_keys: self.settings.required_context_keys.clone(),
+            now: chrono::Utc::now(),
+        };
+        let mut diagnosis = diagnosis::diagnose(&evidence);
+
+        // CXone failing for a transient reason — no token at all, or one of the reads
+        // (the contact, say) through all its retries — is worth another try later, unless
+        // the payload already proves a bot-side cause that no CXone data could change.
+        if let Some(problem) = unavailable
+            && (matches!(evidence.cxone, CxoneEvidence::Unreachable(_))
+                || !bot_side_cause_is_certain(&diagnosis))
             && let Some(delay) = self
                 .settings
                 .retry_delays
                 .get(delivery.attempt as usize)
                 .copied()
         {
-            tracing::warn!(detail = %p.detail, ?delay, "CXone unavailable; the job will be retried");
-            let reason = format!("CXone unavailable: {}", p.detail);
+            tracing::warn!(detail = %problem.detail, what = %problem.what, ?delay, "CXone unavailable; the job will be retried");
+            let reason = format!("CXone unavailable: {}", problem.detail);
             return match self.later(&delivery, delay, reason).await {
                 true => {
                     self.metrics.job("retried");
@@ -203,14 +218,6 @@ impl Worker {
             };
         }
 
-        let evidence = Evidence {
-            contact_id: event.real_contact_id().map(str::to_string),
-            event: (!scanned).then(|| event.clone()),
-            cxone,
-            required_context_keys: self.settings.required_context_keys.clone(),
-            now: chrono::Utc::now(),
-        };
-        let mut diagnosis = diagnosis::diagnose(&evidence);
         if scanned {
             diagnosis.event_id = event.event_id.clone();
             diagnosis.conversation_id = event.conversation_id.clone();
@@ -341,4 +348,34 @@ impl Worker {
         }
         Outcome::DeadLettered(reason)
     }
+}
+
+/// The first transient CXone failure of a gathering: no token or API endpoint, or one
+/// read that failed through every retry (timeouts, 5xx, 429).
+fn cxone_unavailable(cxone: &CxoneEvidence) -> Option<CxoneProblem> {
+    fn failed<T>(l: &Lookup<T>) -> Option<&CxoneProblem> {
+        match l {
+            Lookup::Failed(p) if p.kind == ProblemKind::Unavailable => Some(p),
+            _ => None,
+        }
+    }
+    match cxone {
+        CxoneEvidence::Unreachable(p) if p.kind == ProblemKind::Unavailable => Some(p.clone()),
+        CxoneEvidence::Checked(f) => failed(&f.contact)
+            .or_else(|| failed(&f.states))
+            .or_else(|| failed(&f.hierarchy))
+            .or_else(|| failed(&f.skill))
+            .or_else(|| failed(&f.skill_agents))
+            .or_else(|| failed(&f.skill_activity))
+            .or_else(|| failed(&f.hours))
+            .cloned(),
+        _ => None,
+    }
+}
+
+/// Whether the verdict is a cause the payload proves on its own (the bot side, up to
+/// HD202 in the precedence), which more CXone data cannot change.
+fn bot_side_cause_is_certain(d: &Diagnosis) -> bool {
+    let rank = |c: Code| diagnosis::PRECEDENCE.iter().position(|p| *p == c);
+    rank(d.verdict.code) <= rank(Code::Hd202)
 }

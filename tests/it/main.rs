@@ -4,6 +4,7 @@
 
 mod cli;
 mod cxone;
+mod diagnose_e2e;
 mod notify;
 mod pipeline;
 mod proptests;
@@ -11,3 +12,4 @@ mod receiver;
 mod rules;
 mod scan;
 mod support;
+mod worker;
