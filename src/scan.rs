@@ -18,6 +18,18 @@
 //! * [`RecentContacts`], the in-process memory of contact ids that keeps a contact from
 //!   being enqueued twice by overlapping windows, and from being announced again when the
 //!   bot did report it by webhook.
+//!
+//! Several processes: [`RecentContacts`] lives in one process. With `serve --role all`, or
+//! one worker process, it is exact: the worker notes the contact ids of every webhook
+//! event it takes, the scanner beside it skips them, and the worker dismisses any scan
+//! event for them. With several worker processes, a scan event can reach a worker that
+//! did not take the webhook, and the contact is then announced twice (two event ids); and
+//! every process with `SCAN_INTERVAL_SECS` scans on its own (the notifier's
+//! de-duplication by `scan:<contactId>` keeps that to one announcement, but CXone is asked
+//! once per process). So: set `SCAN_INTERVAL_SECS` on one worker process only. The exact
+//! cross-process fix belongs in the notifier, the single active consumer that sees every
+//! report: drop a `scan:` diagnosis whose contact id a webhook diagnosis named within
+//! `NOTIFY_DEDUP_TTL_SECS`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
