@@ -320,7 +320,10 @@ fn timestamp(raw: Option<&str>, cfg: &AuthConfig, now: i64) -> Result<i64, AuthE
         .map_err(|_| AuthError::InvalidSignature("the signature timestamp must be unix seconds"))?;
     // Both directions: an old request may be a replay; one from the future means a
     // clock so wrong that its "old" requests would be accepted for too long.
-    if (now - ts).abs() > cfg.tolerance_secs {
+    // abs_diff: `now - ts` overflows for timestamps near i64::MIN (a panic in debug
+    // builds, and in release a wrap that made one such value look fresh; found by
+    // tests/it/proptests.rs).
+    if now.abs_diff(ts) > cfg.tolerance_secs.max(0).unsigned_abs() {
         return Err(AuthError::StaleTimestamp(cfg.tolerance_secs));
     }
     Ok(ts)
