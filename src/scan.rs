@@ -18,6 +18,18 @@
 //! * [`RecentContacts`], the in-process memory of contact ids that keeps a contact from
 //!   being enqueued twice by overlapping windows, and from being announced again when the
 //!   bot did report it by webhook.
+//!
+//! Several processes: [`RecentContacts`] lives in one process. With `serve --role all`, or
+//! one worker process, it is exact: the worker notes the contact ids of every webhook
+//! event it takes, the scanner beside it skips them, and the worker dismisses any scan
+//! event for them. With several worker processes, a scan event can reach a worker that
+//! did not take the webhook, and the contact is then announced twice (two event ids); and
+//! every process with `SCAN_INTERVAL_SECS` scans on its own (the notifier's
+//! de-duplication by `scan:<contactId>` keeps that to one announcement, but CXone is asked
+//! once per process). So: set `SCAN_INTERVAL_SECS` on one worker process only. The exact
+//! cross-process fix belongs in the notifier, the single active consumer that sees every
+//! report: drop a `scan:` diagnosis whose contact id a webhook diagnosis named within
+//! `NOTIFY_DEDUP_TTL_SECS`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -61,6 +73,9 @@ pub fn is_scan_event(event: &HandoverEvent) -> bool {
     event.event_id.starts_with(SCAN_EVENT_PREFIX)
 }
 
+/// The longest `--since` accepted.
+pub const MAX_SINCE: chrono::Duration = chrono::Duration::days(366);
+
 /// Parses a relative duration: a whole number and a unit, `s`, `m`, `h`, `d` or `w`
 /// (`90s`, `30m`, `2h`, `1d`); several may follow each other (`1h30m`).
 ///
@@ -89,10 +104,20 @@ pub fn parse_since(s: &str) -> Result<chrono::Duration, String> {
             'w' => chrono::Duration::weeks(1),
             _ => return Err(bad()),
         };
-        total += unit * i32::try_from(n).map_err(|_| bad())?;
+        total = i32::try_from(n)
+            .ok()
+            .and_then(|n| unit.checked_mul(n))
+            .and_then(|d| total.checked_add(&d))
+            .ok_or_else(bad)?;
     }
     if !digits.is_empty() || total <= chrono::Duration::zero() {
         return Err(bad());
+    }
+    if total > MAX_SINCE {
+        return Err(format!(
+            "--since {s:?} is longer than {} days: use --from and --to for older windows",
+            MAX_SINCE.num_days()
+        ));
     }
     Ok(total)
 }
@@ -697,7 +722,17 @@ mod tests {
         assert_eq!(parse_since("30m").unwrap(), chrono::Duration::minutes(30));
         assert_eq!(parse_since("1d").unwrap(), chrono::Duration::days(1));
         assert_eq!(parse_since("1h30m").unwrap(), chrono::Duration::minutes(90));
-        for bad in ["", "2", "h", "2x", "0m", "-1h", "2 h"] {
+        for bad in [
+            "",
+            "2",
+            "h",
+            "2x",
+            "0m",
+            "-1h",
+            "2 h",
+            "400d",
+            "99999999999w",
+        ] {
             assert!(parse_since(bad).is_err(), "{bad:?} should be refused");
         }
     }
