@@ -17,7 +17,8 @@
 #   ROUNDS=2           measured rounds, receivers interleaved; the best round of each counts
 #   GOAL_RATIO=0.90    full >= GOAL_RATIO x minimal to pass
 #   RECEIVERS="minimal full"   measure only some ("minimal" alone gives no verdict)
-#   MINIMAL_ARGS=""    extra flags for the minimal receiver (e.g. "--channels 4")
+#   MINIMAL_ARGS=""    extra flags for the minimal receiver (e.g. "--channels 4", "--parse")
+#   MINIMAL_HMAC=1     the minimal receiver checks the Cognigy HMAC too
 #   FULL_ENV=""        extra VAR=value pairs for the full receiver
 #   SKIP_BUILD=1       use the binaries already in target/release
 #   PROFILE=release    (debug only for trying the script out: the figures mean nothing then)
@@ -58,6 +59,7 @@ if want minimal; then
   start_bg minimal "$WORK/minimal.log" env \
     AMQP_URL="$AMQP_URL_BENCH" QUEUE_PREFIX="bench-$RUN_ID-minimal" \
     LISTEN_ADDR="127.0.0.1:${PORT[minimal]}" RUST_LOG=warn \
+    ${MINIMAL_HMAC:+MINIMAL_HMAC_SECRET="$SECRET"} \
     "$MINIMAL_BIN" ${MINIMAL_ARGS:-}
   PID[minimal]=$LAST_PID
   wait_http "http://127.0.0.1:${PORT[minimal]}/readyz" "${PID[minimal]}" 60 || {

@@ -99,7 +99,8 @@ make_vhost() {
 purge_vhost_queues() {
   local q
   while read -r q; do
-    [[ -n "$q" ]] && rabbitmqctl -q purge_queue -p "$VHOST" "$q" >/dev/null 2>&1
+    # </dev/null: rabbitmqctl reads stdin and would swallow the rest of the list.
+    [[ -n "$q" ]] && rabbitmqctl -q purge_queue -p "$VHOST" "$q" </dev/null >/dev/null 2>&1
   done < <(rabbitmqctl -q list_queues -p "$VHOST" name --no-table-headers 2>/dev/null)
   return 0
 }
@@ -121,25 +122,29 @@ PROFILE="${PROFILE:-release}"
 BIN="$TARGET_DIR/$PROFILE/handover-doctor"
 MINIMAL_BIN="$TARGET_DIR/$PROFILE/examples/minimal_receiver"
 
-# build_release [minimal]: the service binary, plus the minimal baseline when asked (one
-# cargo invocation, one feature set, so nothing is compiled twice).
+# build_release [minimal]: the service binary, plus the minimal baseline when asked. Two
+# cargo invocations on purpose: an example pulls in the dev-dependencies, whose features
+# (tokio's test-util) would otherwise be unified into the service binary we measure.
 build_release() {
-  local targets=(--bin handover-doctor) features=()
-  if [[ "${1:-}" == minimal ]]; then
-    targets+=(--example minimal_receiver)
-    features=(--features bench)
-  fi
   local profile_flag=()
   [[ "$PROFILE" == release ]] && profile_flag=(--release)
   if [[ "${SKIP_BUILD:-0}" == 1 ]]; then
     log "SKIP_BUILD=1: using existing binaries"
   else
-    log "building: cargo build ${profile_flag[*]} ${features[*]} ${targets[*]}"
-    (cd "$REPO_DIR" && cargo build "${profile_flag[@]}" "${features[@]}" "${targets[@]}") \
+    log "building: cargo build ${profile_flag[*]} --bin handover-doctor"
+    (cd "$REPO_DIR" && cargo build "${profile_flag[@]}" --bin handover-doctor) \
       >"$WORK/build.log" 2>&1 || {
       tail -30 "$WORK/build.log" >&2
       die "build failed"
     }
+    if [[ "${1:-}" == minimal ]]; then
+      log "building: cargo build ${profile_flag[*]} --features bench --example minimal_receiver"
+      (cd "$REPO_DIR" && cargo build "${profile_flag[@]}" --features bench --example minimal_receiver) \
+        >>"$WORK/build.log" 2>&1 || {
+        tail -30 "$WORK/build.log" >&2
+        die "build failed"
+      }
+    fi
   fi
   [[ -x "$BIN" ]] || die "missing $BIN"
   if [[ "${1:-}" == minimal ]]; then

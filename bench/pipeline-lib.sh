@@ -10,6 +10,7 @@ start_cxone_standin() {
   start_bg cxone-standin "$WORK/cxone.log" "$PY" "$TOOLS/standins.py" cxone --port-file "$WORK/cxone.port"
   wait_file "$WORK/cxone.port" || die "CXone stand-in did not start"
   CXONE_PORT="$(cat "$WORK/cxone.port")"
+  CXONE_PID=$LAST_PID
 }
 
 # start_slack_standin RATE_LIMIT_SECS; sets SLACK_PORT.
@@ -47,16 +48,17 @@ pipeline_env() {
 }
 
 # start_role NAME ROLE [PORT]: one `serve --role ROLE` process on its own loopback port
+# (LISTEN_ADDR for the receiver, METRICS_ADDR for the others, so /metrics can be scraped)
 # (a free one unless given). Sets PID[NAME] and PORT[NAME]. The notifier's stdout goes
 # through stamp.py.
 start_role() {
   local name="$1" role="$2"
   PORT[$name]="${3:-$(free_port)}"
   if [[ "$role" == notifier || "$role" == all ]]; then
-    env "${PIPE_ENV[@]}" LISTEN_ADDR="127.0.0.1:${PORT[$name]}" "$BIN" serve --role "$role" \
+    env "${PIPE_ENV[@]}" LISTEN_ADDR="127.0.0.1:${PORT[$name]}" METRICS_ADDR="127.0.0.1:${PORT[$name]}" "$BIN" serve --role "$role" \
       2>>"$WORK/$name.log" > >("$PY" "$TOOLS/stamp.py" --out "$WORK/notified.jsonl" --other "$WORK/$name.stdout") &
   else
-    env "${PIPE_ENV[@]}" LISTEN_ADDR="127.0.0.1:${PORT[$name]}" "$BIN" serve --role "$role" \
+    env "${PIPE_ENV[@]}" LISTEN_ADDR="127.0.0.1:${PORT[$name]}" METRICS_ADDR="127.0.0.1:${PORT[$name]}" "$BIN" serve --role "$role" \
       >>"$WORK/$name.log" 2>&1 &
   fi
   PID[$name]=$!
@@ -133,10 +135,42 @@ report_memory() {
   done
 }
 
+# Prints "name cpu_secs" for each process still alive (user+system since it started):
+# tells whether a stand-in, rather than the service, was the bottleneck.
+report_cpu() {
+  for n in "$@"; do
+    if kill -0 "${PID[$n]}" 2>/dev/null; then
+      echo "$n $(cpu_secs "${PID[$n]}")"
+    fi
+  done
+  kill -0 "${CXONE_PID:-0}" 2>/dev/null && echo "cxone-standin $(cpu_secs "$CXONE_PID")"
+  return 0
+}
+
 metrics_urls() {
   for n in "$@"; do echo "http://127.0.0.1:${PORT[$n]}/metrics"; done
 }
 
-jobs_depths() {
+jobs_depths_now() {
   queue_depths | awk -v p="$PREFIX" '$1 == p".jobs" || $1 == p".reports" { print }'
+}
+
+# The jobs and reports queue depths, once they are zero or have held still for 5 s: a
+# quorum queue publishes its message count late (seconds), so one read can show messages
+# that were acked long ago.
+jobs_depths() {
+  local now prev="" same=0
+  for _ in $(seq 1 20); do
+    now="$(jobs_depths_now)"
+    if [[ -z "$(awk '$2 != 0' <<<"$now")" ]]; then break; fi
+    if [[ "$now" == "$prev" ]]; then
+      same=$((same + 1))
+      [[ "$same" -ge 5 ]] && break
+    else
+      same=0
+    fi
+    prev="$now"
+    sleep 1
+  done
+  echo "$now"
 }

@@ -57,6 +57,7 @@ if m["errors"]:
     print(f"  /metrics not reachable  {m['errors']}")
 EOF
 echo "  peak RSS MB             $(report_memory receiver "${WORKER_NAMES[@]}" notifier | tr '\n' ' ')"
+echo "  CPU seconds used        $(report_cpu receiver "${WORKER_NAMES[@]}" notifier | tr '\n' ' ')"
 echo "  queues left             $(jobs_depths | tr '\n' ' ')"
 if [[ "$ok" == 1 ]]; then
   echo "VERDICT: PASS - every accepted event was diagnosed and notified exactly once"

@@ -59,7 +59,7 @@ metric_sum() { # metric_sum NAME JSON -> sum over every label set
 last_slack=-1
 stable=0
 for ((i = 0; i < SETTLE_SECS; i++)); do
-  depth="$(jobs_depths | awk '{ s += $2 } END { print s + 0 }')"
+  depth="$(jobs_depths_now | awk '{ s += $2 } END { print s + 0 }')"
   slack_now="$(curl -s "http://127.0.0.1:$SLACK_PORT/_stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["accepted"])')"
   if [[ "$depth" == 0 && "$slack_now" == "$last_slack" ]]; then
     stable=$((stable + 1))

@@ -3,10 +3,11 @@
 //!
 //! It is what one would write in an afternoon with actix-web and lapin, and nothing more:
 //! take the raw body, publish it persistent to a quorum queue on a channel in confirm mode,
-//! wait for the broker's confirm, answer `202`. No parsing, no metrics, no auth variants; an
-//! HMAC check (the Cognigy scheme of CONTRACT.md section 6.1) only when a secret is given,
-//! so the cost of verification alone can be measured too. Whatever the full receiver does
-//! beyond this is what the benchmark puts a price on.
+//! wait for the broker's confirm, answer `202`. No parsing, no metrics, no auth variants.
+//! Whatever the full receiver does beyond this is what the benchmark puts a price on; two
+//! switches add one step of it at a time, to price each in place: an HMAC check (the
+//! Cognigy scheme of CONTRACT.md section 6.1) when `MINIMAL_HMAC_SECRET` is set, and the
+//! event parser plus canonical re-serialisation with `--parse`.
 //!
 //! Built only with the `bench` feature, so `cargo test` never compiles it:
 //!
@@ -16,11 +17,13 @@
 //!   LISTEN_ADDR=127.0.0.1:18080 target/release/examples/minimal_receiver
 //! ```
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use clap::Parser;
+use handover_doctor::event::HandoverEvent;
 use hmac::{Hmac, KeyInit, Mac};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -54,6 +57,10 @@ struct Args {
     /// Publishing channels, used round-robin. One is what a first version has.
     #[arg(long, default_value_t = 1)]
     channels: usize,
+    /// Ablation: also parse the body with `HandoverEvent::parse` and publish its canonical
+    /// form, as the full receiver does, to price that step in place.
+    #[arg(long)]
+    parse: bool,
 }
 
 /// Everything a request needs, shared by every actix worker.
@@ -62,6 +69,7 @@ struct State {
     next: AtomicUsize,
     routing_key: lapin::types::ShortString,
     secret: Option<Vec<u8>>,
+    parse: bool,
 }
 
 #[tokio::main]
@@ -96,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
         next: AtomicUsize::new(0),
         routing_key: queue.as_str().into(),
         secret: args.hmac_secret.map(String::into_bytes),
+        parse: args.parse,
     });
 
     let mut server = HttpServer::new(move || {
@@ -124,6 +133,16 @@ async fn handover(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -
     {
         return HttpResponse::Unauthorized().body(r#"{"error":"invalid_signature"}"#);
     }
+    let payload: Cow<'_, [u8]> = if state.parse {
+        match HandoverEvent::parse(&body) {
+            Ok(event) => Cow::Owned(event.to_json()),
+            Err(_) => {
+                return HttpResponse::UnprocessableEntity().body(r#"{"error":"invalid_field"}"#);
+            }
+        }
+    } else {
+        Cow::Borrowed(&body[..])
+    };
     let i = state.next.fetch_add(1, Ordering::Relaxed) % state.channels.len();
     let channel = &state.channels[i];
     let props = BasicProperties::default()
@@ -138,7 +157,7 @@ async fn handover(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -
                     mandatory: true,
                     ..Default::default()
                 },
-                &body,
+                &payload,
                 props,
             )
             .await?;

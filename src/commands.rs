@@ -225,8 +225,118 @@ async fn diagnose(settings: Settings, args: DiagnoseArgs) -> Result<(), CommandE
     Ok(())
 }
 
-async fn scan(_settings: Settings, _args: ScanArgs) -> Result<(), CommandError> {
-    Err(CommandError::Failed("scan is not built yet".into()))
+/// `scan`: page through CXone's completed voice contacts in the window, keep the
+/// suspected failed handovers (`scan::classify`), then print each diagnosis (text: one
+/// entry per suspect and a summary line; json: one JSON array of Diagnosis objects on
+/// standard output, the summary on standard error) or, with `--enqueue`, publish each as
+/// a `scan:<contactId>` event to `P.jobs` for the workers and the notifier.
+async fn scan(settings: Settings, args: ScanArgs) -> Result<(), CommandError> {
+    use crate::scan;
+    use indicatif::{ProgressBar, ProgressStyle};
+    use std::io::IsTerminal;
+
+    let window = scan::Window::from_args(
+        args.since.as_deref(),
+        args.from.as_deref(),
+        args.to.as_deref(),
+        chrono::Utc::now(),
+    )
+    .map_err(CommandError::Usage)?;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+    let client = crate::roles::cxone_client(&settings, &metrics)
+        .map_err(|e| CommandError::Usage(format!("{e:#}")))?
+        .ok_or_else(|| {
+            CommandError::Usage(
+                "scan reads CXone: set CXONE_CLIENT_ID, CXONE_CLIENT_SECRET, CXONE_ACCESS_KEY_ID and CXONE_ACCESS_KEY_SECRET".into(),
+            )
+        })?;
+    let skills = if args.skills.is_empty() {
+        settings.worker.scan_skills.clone()
+    } else {
+        args.skills.clone()
+    };
+    // Opened before the search, so a missing broker fails fast, not after a long scan.
+    let queue = if args.enqueue {
+        Some(connected_queue(&settings).await?)
+    } else {
+        None
+    };
+
+    // Progress only for a person watching: never in pipes, logs or tests.
+    let tty = std::io::stderr().is_terminal();
+    let bar = if tty {
+        let bar = ProgressBar::new_spinner();
+        bar.set_message(format!("searching CXone {window}"));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let found = scan::find_suspects(&client, window, &skills, |scanned, suspects| {
+        bar.set_message(format!(
+            "searching CXone {window}: {scanned} contacts, {suspects} suspects"
+        ));
+    })
+    .await;
+    bar.finish_and_clear();
+    let found = found.map_err(|e| CommandError::Failed(e.to_string()))?;
+
+    if let Some(queue) = queue {
+        let result = async {
+            let mut n = 0;
+            for s in &found.suspects {
+                scan::enqueue(&queue, s)
+                    .await
+                    .map_err(|e| CommandError::Failed(format!("{e} (after {n} enqueued)")))?;
+                n += 1;
+            }
+            println!(
+                "scanned {} voice contact(s) completed {window}: enqueued {n} suspected failed handover(s) to {}.jobs as scan:<contactId> events",
+                found.scanned, settings.queue.prefix
+            );
+            Ok(())
+        }
+        .await;
+        queue.close().await;
+        return result;
+    }
+
+    let bar = if tty && found.suspects.len() > 1 {
+        let bar = ProgressBar::new(found.suspects.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("diagnosing {bar:30} {pos}/{len} {elapsed}")
+                .expect("a valid template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let diagnoses = scan::diagnose_suspects(
+        &client,
+        &found.suspects,
+        &settings.worker.required_context_keys,
+        scan::LOOKUP_CONCURRENCY,
+        || bar.inc(1),
+    )
+    .await;
+    bar.finish_and_clear();
+    let summary = scan::summary(window, found.scanned, &diagnoses);
+    match args.format {
+        crate::cli::Format::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&diagnoses).expect("a diagnosis always serialises")
+            );
+            eprintln!("{summary}");
+        }
+        crate::cli::Format::Text => {
+            for (s, d) in found.suspects.iter().zip(&diagnoses) {
+                println!("{}", scan::render_suspect(s, d));
+            }
+            println!("{summary}");
+        }
+    }
+    Ok(())
 }
 
 async fn connected_queue(settings: &Settings) -> Result<Queue, CommandError> {

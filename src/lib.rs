@@ -24,6 +24,7 @@ pub mod queue;
 pub mod receiver;
 pub mod replay;
 pub mod roles;
+pub mod scan;
 pub mod startup;
 pub mod telemetry;
 pub mod worker;

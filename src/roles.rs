@@ -1,4 +1,5 @@
-//! Starting the worker and notifier roles on the shared queue.
+//! Starting the worker and notifier roles on the shared queue, and the periodic CXone
+//! scan (`SCAN_INTERVAL_SECS`) beside the worker.
 //!
 //! The notifier consumes `P.reports`, a single-active-consumer queue: however many
 //! processes run the notifier role, the broker delivers to one of them at a time, and a
@@ -17,6 +18,7 @@ use crate::diagnosis::Diagnosis;
 use crate::metrics::Metrics;
 use crate::notify::{Disposition, Notifier};
 use crate::queue::{Queue, Source};
+use crate::scan::Scanner;
 use crate::startup::Role;
 use crate::worker::Worker;
 
@@ -61,10 +63,27 @@ pub async fn start(
         }
         let worker = Worker::new(
             queue.clone(),
-            cxone,
+            cxone.clone(),
             settings.worker.clone(),
             metrics.clone(),
         );
+        if let Some(interval) = settings.worker.scan_interval {
+            match cxone {
+                Some(client) => {
+                    // Shares the worker's memory of webhook-reported contacts.
+                    let scanner = Scanner::new(
+                        client,
+                        queue.clone(),
+                        settings.worker.scan_skills.clone(),
+                        worker.reported_contacts(),
+                    );
+                    tasks.spawn(scanner.run(interval, cancel.child_token()));
+                }
+                None => tracing::warn!(
+                    "SCAN_INTERVAL_SECS is set but there are no CXONE_* credentials: the periodic scan is off"
+                ),
+            }
+        }
         let (c, t) = (cancel.clone(), tasks.clone());
         tasks.spawn(async move {
             if let Err(e) = worker.run(c, t).await {

@@ -15,6 +15,13 @@
 //!   again; a job that keeps failing or crashing its worker is dead-lettered by the
 //!   broker's delivery limit.
 //!
+//! Scan events (`eventId` `scan:<contactId>`, published by `scan --enqueue` and the
+//! periodic scan) carry no webhook payload: they are diagnosed like `scan` does, with no
+//! event and the contact id, and keep their `scan:` ids. The worker notes the contact ids
+//! of every webhook event it takes ([`Worker::reported_contacts`]); a scan event for a
+//! contact the bot reported is acked without a report ([`Outcome::Dismissed`]), and so is
+//! one whose contact an agent took after all (HD401: not a failure).
+//!
 //! [`Worker::process`] handles one delivery, so tests drive the worker step by step.
 
 use std::sync::Arc;
@@ -32,6 +39,7 @@ use crate::diagnosis::{self, Code, Diagnosis};
 use crate::event::HandoverEvent;
 use crate::metrics::Metrics;
 use crate::queue::{Delivery, OutMessage, Queue, Source, Target};
+use crate::scan::{RecentContacts, is_scan_event};
 
 /// How long stopping waits for in-flight jobs before leaving them to redelivery.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
@@ -49,6 +57,9 @@ pub enum Outcome {
     DeadLettered(String),
     /// Given back to the queue (the report could not be published).
     Requeued,
+    /// A scan event acked without a report, for this reason (the bot reported the
+    /// contact by webhook, or an agent took it after all).
+    Dismissed(String),
 }
 
 /// Diagnoses jobs.
@@ -58,6 +69,7 @@ pub struct Worker {
     cxone: Option<Arc<CxoneClient>>,
     settings: WorkerSettings,
     metrics: Arc<Metrics>,
+    reported: RecentContacts,
 }
 
 impl Worker {
@@ -73,7 +85,15 @@ impl Worker {
             cxone,
             settings,
             metrics,
+            reported: RecentContacts::default(),
         }
+    }
+
+    /// The contact ids (contact and master contact) of the webhook events this worker
+    /// took recently: the periodic scan skips them, and scan events for them are
+    /// dismissed. Shared, not copied.
+    pub fn reported_contacts(&self) -> RecentContacts {
+        self.reported.clone()
     }
 
     /// Consumes `P.jobs` until `cancel`, `WORKER_CONCURRENCY` jobs at a time (the
@@ -145,17 +165,34 @@ impl Worker {
         if let Some(c) = event.real_contact_id() {
             span.record("contact_id", c);
         }
+        let scanned = is_scan_event(&event);
+        if !scanned {
+            if let Some(c) = event.real_contact_id() {
+                self.reported.note(c);
+            }
+            if let Some(m) = &event.cxone.master_contact_id {
+                self.reported.note(m);
+            }
+        } else if let Some(outcome) = self.dismiss_if_reported(&event, &delivery) {
+            delivery.ack().await;
+            return outcome;
+        }
 
-        let cxone = crate::cxone::gather(self.cxone.as_deref(), Some(&event), None).await;
+        // A scan event has no payload: diagnose the contact as `scan` does.
+        let cxone = if scanned {
+            crate::cxone::gather(self.cxone.as_deref(), None, event.real_contact_id()).await
+        } else {
+            crate::cxone::gather(self.cxone.as_deref(), Some(&event), None).await
+        };
         let unavailable = cxone_unavailable(&cxone);
         let evidence = Evidence {
             contact_id: event.real_contact_id().map(str::to_string),
-            event: Some(event),
+            event: (!scanned).then(|| event.clone()),
             cxone,
             required_context_keys: self.settings.required_context_keys.clone(),
             now: chrono::Utc::now(),
         };
-        let diagnosis = diagnosis::diagnose(&evidence);
+        let mut diagnosis = diagnosis::diagnose(&evidence);
 
         // CXone failing for a transient reason — no token at all, or one of the reads
         // (the contact, say) through all its retries — is worth another try later, unless
@@ -179,6 +216,22 @@ impl Worker {
                 }
                 false => self.requeue(delivery).await,
             };
+        }
+
+        if scanned {
+            diagnosis.event_id = event.event_id.clone();
+            diagnosis.conversation_id = event.conversation_id.clone();
+            // The webhook may have been taken while CXone was being read.
+            if let Some(outcome) = self.dismiss_if_reported(&event, &delivery) {
+                delivery.ack().await;
+                return outcome;
+            }
+            if diagnosis.verdict.code == Code::Hd401 {
+                self.metrics.job("dismissed");
+                tracing::info!("scanned contact was handled by an agent after all; not reported");
+                delivery.ack().await;
+                return Outcome::Dismissed("an agent took the contact (HD401)".into());
+            }
         }
 
         if diagnosis::needs_recheck(&diagnosis)
@@ -223,6 +276,23 @@ impl Worker {
             );
         }
         Outcome::Reported(Box::new(diagnosis))
+    }
+
+    /// For a scan event whose contact (or master contact) the bot reported by webhook:
+    /// the outcome to return once the delivery is acked.
+    fn dismiss_if_reported(&self, event: &HandoverEvent, d: &Delivery) -> Option<Outcome> {
+        let ids = [
+            event.real_contact_id(),
+            event.cxone.master_contact_id.as_deref(),
+        ];
+        if !self.reported.any(&ids) {
+            return None;
+        }
+        self.metrics.job("dismissed");
+        tracing::info!(event_id = %d.id, "the bot reported this contact by webhook; scan event not reported");
+        Some(Outcome::Dismissed(
+            "the bot reported this contact by webhook".into(),
+        ))
     }
 
     /// Publishes a copy of the job to the delay queue for `delay`.

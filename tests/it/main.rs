@@ -2,6 +2,7 @@
 //! port 0, a unique `QUEUE_PREFIX` per test against the real RabbitMQ, and wiremock
 //! servers for CXone, Slack and Teams.
 
+mod cli;
 mod cxone;
 mod diagnose_e2e;
 mod notify;
@@ -9,5 +10,6 @@ mod pipeline;
 mod proptests;
 mod receiver;
 mod rules;
+mod scan;
 mod support;
 mod worker;

@@ -327,3 +327,246 @@ fn an_epoch_in_milliseconds_past_year_9999_is_refused_not_accepted_unwritable() 
         Err(EventError::InvalidField { ref field, .. }) if field == "occurredAt"
     ));
 }
+
+// ---------------------------------------------------------------- the signature verifier
+
+mod verifier {
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+    use actix_web::web::Bytes;
+    use handover_doctor::receiver::auth::{
+        API_KEY, AuthConfig, AuthError, COGNIGY_SIGNATURE, COGNIGY_TIMESTAMP, Method, SigningKey,
+        Unverified, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+    };
+    use proptest::prelude::*;
+    use secrecy::SecretString;
+
+    const NOW: i64 = 1_780_000_000;
+    const TOLERANCE: u64 = 300;
+
+    fn config(secrets: &[String], keys: &[String]) -> AuthConfig {
+        let s: Vec<SecretString> = secrets
+            .iter()
+            .map(|s| SecretString::from(s.clone()))
+            .collect();
+        let k: Vec<SecretString> = keys.iter().map(|s| SecretString::from(s.clone())).collect();
+        AuthConfig::new(&s, &k, TOLERANCE).unwrap()
+    }
+
+    fn headers(pairs: &[(&str, Vec<u8>)]) -> Option<HeaderMap> {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                // Not every byte string is a legal header value; such a request never
+                // reaches the verifier.
+                HeaderValue::from_bytes(value).ok()?,
+            );
+        }
+        Some(h)
+    }
+
+    fn verify(cfg: &AuthConfig, h: &HeaderMap, body: &[u8]) -> Result<Method, AuthError> {
+        Unverified::new(Bytes::copy_from_slice(body))
+            .verify(cfg, h, NOW)
+            .map(|v| v.method)
+    }
+
+    fn secret() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9_-]{1,64}",
+            prop::collection::vec(any::<u8>(), 1..48).prop_map(|b| {
+                use base64::Engine;
+                format!(
+                    "whsec_{}",
+                    base64::engine::general_purpose::STANDARD.encode(b)
+                )
+            }),
+        ]
+    }
+
+    /// Header values as an attacker may send them: numbers of every size, garbage, and
+    /// well-formed-looking signatures.
+    fn header_value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            // The edges a fuzzer's dictionary would try: where `now - ts` overflows.
+            prop::sample::select(vec![
+                i64::MIN,
+                i64::MIN + 1,
+                NOW - i64::MAX - 1,
+                NOW - i64::MAX,
+                i64::MAX,
+                -1,
+                0
+            ])
+            .prop_map(|n| n.to_string().into_bytes()),
+            any::<i64>().prop_map(|n| n.to_string().into_bytes()),
+            (NOW - 400..NOW + 400).prop_map(|n| n.to_string().into_bytes()),
+            "[ -~]{0,80}".prop_map(String::into_bytes),
+            "(sha256=[0-9a-fA-F]{0,70},?){1,4}".prop_map(String::into_bytes),
+            "(v1,[A-Za-z0-9+/=]{0,50} ?){1,4}".prop_map(String::into_bytes),
+            prop::collection::vec(any::<u8>(), 0..40),
+        ]
+    }
+
+    fn flip(bytes: &mut [u8], bit: usize) {
+        bytes[bit / 8] ^= 1 << (bit % 8);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_verifier_never_panics_on_arbitrary_headers(
+            secrets in prop::collection::vec(secret(), 0..3),
+            keys in prop::collection::vec("[a-z0-9]{1,16}", 0..2),
+            names in prop::collection::vec(
+                prop::sample::select(vec![
+                    COGNIGY_TIMESTAMP, COGNIGY_SIGNATURE, WEBHOOK_ID, WEBHOOK_TIMESTAMP,
+                    WEBHOOK_SIGNATURE, API_KEY, "authorization",
+                ]),
+                0..6,
+            ),
+            values in prop::collection::vec(header_value(), 6),
+            body in prop::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let cfg = config(&secrets, &keys);
+            let pairs: Vec<_> = names.iter().zip(values).map(|(n, v)| (*n, v)).collect();
+            if let Some(h) = headers(&pairs) {
+                let _ = verify(&cfg, &h, &body);
+            }
+        }
+
+        #[test]
+        fn a_valid_cognigy_signature_over_any_body_verifies(
+            secrets in prop::collection::vec(secret(), 1..4),
+            which in any::<prop::sample::Index>(),
+            body in prop::collection::vec(any::<u8>(), 0..4096),
+            skew in -(TOLERANCE as i64)..=(TOLERANCE as i64),
+        ) {
+            let cfg = config(&secrets, &[]);
+            let key = SigningKey::parse(which.get::<String>(&secrets)).unwrap();
+            let ts = NOW + skew;
+            let h = headers(&[
+                (COGNIGY_TIMESTAMP, ts.to_string().into_bytes()),
+                (COGNIGY_SIGNATURE, key.sign_cognigy(ts, &body).into_bytes()),
+            ]).unwrap();
+            prop_assert_eq!(verify(&cfg, &h, &body), Ok(Method::CognigyHmac));
+        }
+
+        #[test]
+        fn any_single_bit_flip_of_body_signature_or_timestamp_fails(
+            secret in secret(),
+            body in prop::collection::vec(any::<u8>(), 1..2048),
+            skew in -(TOLERANCE as i64)..=(TOLERANCE as i64),
+            target in 0..3u8,
+            bit in any::<prop::sample::Index>(),
+        ) {
+            let cfg = config(std::slice::from_ref(&secret), &[]);
+            let key = SigningKey::parse(&secret).unwrap();
+            let ts = NOW + skew;
+            let signature = key.sign_cognigy(ts, &body);
+            let mut tag = hex::decode(signature.strip_prefix("sha256=").unwrap()).unwrap();
+            let mut body = body;
+            let mut ts_text = ts.to_string().into_bytes();
+            match target {
+                0 => { let n = body.len() * 8; flip(&mut body, bit.index(n)) }
+                1 => { let n = tag.len() * 8; flip(&mut tag, bit.index(n)) }
+                _ => { let n = ts_text.len() * 8; flip(&mut ts_text, bit.index(n)) }
+            }
+            let sig = format!("sha256={}", hex::encode(&tag));
+            // A flip may make the timestamp an illegal header value: nothing to verify then.
+            let Some(h) = headers(&[(COGNIGY_TIMESTAMP, ts_text), (COGNIGY_SIGNATURE, sig.into_bytes())]) else {
+                return Ok(());
+            };
+            let result = verify(&cfg, &h, &body);
+            prop_assert!(
+                matches!(result, Err(AuthError::InvalidSignature(_) | AuthError::StaleTimestamp(_))),
+                "{:?}", result
+            );
+        }
+
+        #[test]
+        fn a_valid_standard_webhooks_signature_verifies_and_a_flipped_one_fails(
+            secret in secret(),
+            id in "msg_[a-zA-Z0-9]{1,24}",
+            body in prop::collection::vec(any::<u8>(), 0..2048),
+            skew in -(TOLERANCE as i64)..=(TOLERANCE as i64),
+            bit in any::<prop::sample::Index>(),
+        ) {
+            use base64::Engine;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let cfg = config(std::slice::from_ref(&secret), &[]);
+            let key = SigningKey::parse(&secret).unwrap();
+            let ts = NOW + skew;
+            let sig = key.sign_standard(&id, ts, &body);
+            let good = headers(&[
+                (WEBHOOK_ID, id.clone().into_bytes()),
+                (WEBHOOK_TIMESTAMP, ts.to_string().into_bytes()),
+                (WEBHOOK_SIGNATURE, sig.clone().into_bytes()),
+            ]).unwrap();
+            prop_assert_eq!(verify(&cfg, &good, &body), Ok(Method::StandardWebhooks));
+
+            let mut tag = b64.decode(sig.strip_prefix("v1,").unwrap()).unwrap();
+            let n = tag.len() * 8;
+            flip(&mut tag, bit.index(n));
+            let bad = headers(&[
+                (WEBHOOK_ID, id.into_bytes()),
+                (WEBHOOK_TIMESTAMP, ts.to_string().into_bytes()),
+                (WEBHOOK_SIGNATURE, format!("v1,{}", b64.encode(&tag)).into_bytes()),
+            ]).unwrap();
+            prop_assert!(matches!(verify(&cfg, &bad, &body), Err(AuthError::InvalidSignature(_))));
+        }
+
+        #[test]
+        fn an_api_key_verifies_exactly_and_any_single_bit_flip_is_refused(
+            key in "[a-zA-Z0-9]{8,40}",
+            bit in any::<prop::sample::Index>(),
+        ) {
+            let cfg = config(&[], std::slice::from_ref(&key));
+            let good = headers(&[(API_KEY, key.clone().into_bytes())]).unwrap();
+            prop_assert_eq!(verify(&cfg, &good, b"{}"), Ok(Method::ApiKey));
+            let mut flipped = key.into_bytes();
+            let n = flipped.len() * 8;
+            flip(&mut flipped, bit.index(n));
+            if let Some(h) = headers(&[(API_KEY, flipped)]) {
+                let result = verify(&cfg, &h, b"{}");
+                prop_assert!(
+                    matches!(result, Err(AuthError::InvalidApiKey | AuthError::MissingCredentials)),
+                    "{:?}", result
+                );
+            }
+        }
+    }
+
+    // What the properties found, pinned.
+
+    #[test]
+    fn a_timestamp_where_now_minus_ts_overflows_is_stale_not_a_panic() {
+        let cfg = config(&["s".to_string()], &[]);
+        for ts in [i64::MIN, NOW - i64::MAX - 1] {
+            let h = headers(&[
+                (COGNIGY_TIMESTAMP, ts.to_string().into_bytes()),
+                (COGNIGY_SIGNATURE, b"sha256=00".to_vec()),
+            ])
+            .unwrap();
+            assert_eq!(
+                verify(&cfg, &h, b"{}"),
+                Err(AuthError::StaleTimestamp(TOLERANCE as i64))
+            );
+        }
+    }
+
+    #[test]
+    fn a_valid_signature_among_thousands_of_bogus_ones_still_verifies() {
+        let cfg = config(&["s".to_string()], &[]);
+        let sig = SigningKey::parse("s").unwrap().sign_cognigy(NOW, b"{}");
+        let mut list = vec!["sha256=00".to_string(); 3000];
+        list.push(sig);
+        let h = headers(&[
+            (COGNIGY_TIMESTAMP, NOW.to_string().into_bytes()),
+            (COGNIGY_SIGNATURE, list.join(",").into_bytes()),
+        ])
+        .unwrap();
+        assert_eq!(verify(&cfg, &h, b"{}"), Ok(Method::CognigyHmac));
+    }
+}
