@@ -94,6 +94,7 @@ pub fn diagnose(ev: &Evidence) -> Diagnosis {
         event_id,
         conversation_id,
         contact_id: support::contact_id(ev),
+        master_contact_id: master_contact_id(ev),
         target_skill: support::target_skill_label(ev),
         verdict: Verdict {
             code,
@@ -105,6 +106,15 @@ pub fn diagnose(ev: &Evidence) -> Diagnosis {
         timeline: timeline(ev),
         diagnosed_at: ev.now,
     }
+}
+
+/// The master contact: CXone's own record first (the event's may be the wrong one), else
+/// the event's; never the placeholder.
+fn master_contact_id(ev: &Evidence) -> Option<String> {
+    ev.contact()
+        .and_then(|c| c.master_contact_id.clone())
+        .or_else(|| ev.event.as_ref()?.cxone.master_contact_id.clone())
+        .filter(|id| support::is_real_id(id))
 }
 
 /// True when the verdict could still change on a later look at CXone: the contact's data

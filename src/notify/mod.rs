@@ -187,8 +187,8 @@ impl NotifierHandle {
     /// delivered; together with the first while that one is still pending).
     ///
     /// Scan diagnoses (`scan:<contactId>`) are also de-duplicated by contact id against
-    /// webhook diagnoses accepted within the TTL: one of a contact a webhook diagnosis
-    /// named resolves `Done` at once, unsent; a webhook diagnosis that arrives while a scan
+    /// webhook diagnoses accepted within the TTL (contact or master contact, on either
+    /// side): one of a contact a webhook diagnosis named resolves `Done` at once, unsent; a webhook diagnosis that arrives while a scan
     /// one of its contact still waits in its group replaces it (the scan one resolves
     /// `Done`, unsent); once the scan one has gone out, the webhook one is sent as well.
     /// Every diagnosis left unsent this way counts as `deduplicated`.

@@ -14,9 +14,10 @@
 //!
 //! De-duplication has two rules, both held for `dedup_ttl` (`NOTIFY_DEDUP_TTL_SECS`):
 //! * by event id: an event id that was delivered, or is still pending, is not sent again;
-//! * by contact, for the CXone scan (event ids `scan:<contactId>`): a scan diagnosis whose
-//!   contact id a webhook (non-scan) diagnosis named is a duplicate, resolved `Done` at
-//!   once and never sent. A webhook diagnosis that arrives while a scan diagnosis of its
+//! * by contact, for the CXone scan (event ids `scan:<contactId>`): a scan diagnosis that
+//!   shares a contact id (its contact or master contact, on either side) with a webhook
+//!   (non-scan) diagnosis accepted within the TTL is a duplicate, resolved `Done` at once
+//!   and never sent. A webhook diagnosis that arrives while a scan diagnosis of its
 //!   contact still waits in its group (not yet handed to any destination) takes its
 //!   place: the scan one leaves its group, resolved `Done`. Once the scan diagnosis has
 //!   gone out (or is on its way), the webhook one is sent too, because it carries the
@@ -32,6 +33,7 @@ use tokio::time::Instant;
 use super::Disposition;
 use crate::diagnosis::Code;
 use crate::diagnosis::model::Diagnosis;
+use crate::diagnosis::rules::support::is_real_id;
 use crate::scan::SCAN_EVENT_PREFIX;
 
 /// Identifies one accepted diagnosis while it waits for delivery.
@@ -156,9 +158,13 @@ fn is_scan(d: &Diagnosis) -> bool {
     d.event_id.starts_with(SCAN_EVENT_PREFIX)
 }
 
-/// The diagnosis' contact id, if it names one.
-fn contact_of(d: &Diagnosis) -> Option<&str> {
-    d.contact_id.as_deref().filter(|c| !c.is_empty())
+/// The CXone contacts a diagnosis names: its contact and that contact's master (a bot
+/// may report the master contact while the scan finds the spawned one, or the reverse).
+fn contacts_of(d: &Diagnosis) -> impl Iterator<Item = &str> {
+    [d.contact_id.as_deref(), d.master_contact_id.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|c| is_real_id(c))
 }
 
 impl State {
@@ -210,21 +216,21 @@ impl State {
                 Admission::Duplicate
             };
         }
-        let scan = is_scan(&diagnosis);
-        let mut replaced = 0;
-        if let Some(contact) = contact_of(&diagnosis) {
-            if scan {
-                if self.webhook_contacts.contains_key(contact) {
-                    let _ = tx.send(Disposition::Done);
-                    return Admission::ReportedByWebhook;
-                }
-            } else {
-                let contact = contact.to_string();
-                replaced = self.drop_waiting_scans(&contact);
-                self.webhook_contacts.insert(contact.clone(), now);
-                self.webhook_contacts_order.push_back((now, contact));
+        let replaced = if is_scan(&diagnosis) {
+            if contacts_of(&diagnosis).any(|c| self.webhook_contacts.contains_key(c)) {
+                let _ = tx.send(Disposition::Done);
+                return Admission::ReportedByWebhook;
             }
-        }
+            0
+        } else {
+            let contacts: Vec<String> = contacts_of(&diagnosis).map(str::to_string).collect();
+            let replaced = self.drop_waiting_scans(&contacts);
+            for c in contacts {
+                self.webhook_contacts.insert(c.clone(), now);
+                self.webhook_contacts_order.push_back((now, c));
+            }
+            replaced
+        };
         let id = self.next_id;
         self.next_id += 1;
         let key = GroupKey {
@@ -263,15 +269,20 @@ impl State {
         }
     }
 
-    /// Takes the scan diagnoses of `contact` that still wait in their groups out of them
-    /// and resolves them `Done`; returns how many. Pending entries are bounded by the
-    /// consumer's prefetch, so looking through them all is cheap.
-    fn drop_waiting_scans(&mut self, contact: &str) -> usize {
+    /// Takes the scan diagnoses that name one of `contacts` and still wait in their
+    /// groups out of them, and resolves them `Done`; returns how many. Pending entries
+    /// are bounded by the consumer's prefetch, so looking through them all is cheap.
+    fn drop_waiting_scans(&mut self, contacts: &[String]) -> usize {
+        if contacts.is_empty() {
+            return 0;
+        }
         let ids: Vec<EntryId> = self
             .entries
             .iter()
             .filter(|(_, e)| {
-                !e.flushed && is_scan(&e.diagnosis) && contact_of(&e.diagnosis) == Some(contact)
+                !e.flushed
+                    && is_scan(&e.diagnosis)
+                    && contacts_of(&e.diagnosis).any(|c| contacts.iter().any(|x| x == c))
             })
             .map(|(id, _)| *id)
             .collect();
@@ -794,6 +805,38 @@ mod tests {
         );
         assert_eq!(
             submit(&mut st, webhook("b", "111"), t0 + S * 32).0,
+            Admission::Accepted
+        );
+    }
+
+    #[test]
+    fn the_master_contact_links_a_scanned_contact_to_the_webhook_report_of_its_call() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        // The bot reported the master contact; the scan found the spawned one.
+        submit(&mut st, webhook("a", "100"), t0);
+        let mut child = scan("101");
+        child.master_contact_id = Some("100".into());
+        assert_eq!(submit(&mut st, child, t0).0, Admission::ReportedByWebhook);
+        // The scan found a contact first; the bot's report names it as the master.
+        let (_, mut rx) = submit(&mut st, scan("200"), t0);
+        let mut hook = webhook("b", "201");
+        hook.master_contact_id = Some("200".into());
+        assert_eq!(
+            submit(&mut st, hook, t0 + S).0,
+            Admission::AcceptedReplacingScans(1)
+        );
+        assert_eq!(rx.try_recv(), Ok(Disposition::Done));
+        assert_eq!(sent(&st.flush_due(t0 + S * 30)), ["ev-a", "ev-b"]);
+    }
+
+    #[test]
+    fn placeholder_contact_ids_link_nothing() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        submit(&mut st, webhook("a", "100000000000"), t0);
+        assert_eq!(
+            submit(&mut st, scan("100000000000"), t0).0,
             Admission::Accepted
         );
     }
