@@ -23,13 +23,14 @@
 //! one worker process, it is exact: the worker notes the contact ids of every webhook
 //! event it takes, the scanner beside it skips them, and the worker dismisses any scan
 //! event for them. With several worker processes, a scan event can reach a worker that
-//! did not take the webhook, and the contact is then announced twice (two event ids); and
-//! every process with `SCAN_INTERVAL_SECS` scans on its own (the notifier's
+//! did not take the webhook; the notifier, the single active consumer of `P.reports`
+//! that sees every report, then keeps the contact from being announced twice: it drops a
+//! `scan:` diagnosis whose contact (or master contact) a webhook diagnosis named within
+//! `NOTIFY_DEDUP_TTL_SECS`, and a webhook diagnosis replaces the scan one of its contact
+//! still waiting in its group (only a scan report already sent is followed by the
+//! webhook's). Every process with `SCAN_INTERVAL_SECS` scans on its own (the notifier's
 //! de-duplication by `scan:<contactId>` keeps that to one announcement, but CXone is asked
-//! once per process). So: set `SCAN_INTERVAL_SECS` on one worker process only. The exact
-//! cross-process fix belongs in the notifier, the single active consumer that sees every
-//! report: drop a `scan:` diagnosis whose contact id a webhook diagnosis named within
-//! `NOTIFY_DEDUP_TTL_SECS`.
+//! once per process). So: set `SCAN_INTERVAL_SECS` on one worker process only.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;

@@ -94,6 +94,7 @@ pub fn diagnose(ev: &Evidence) -> Diagnosis {
         event_id,
         conversation_id,
         contact_id: support::contact_id(ev),
+        master_contact_id: master_contact_id(ev),
         target_skill: support::target_skill_label(ev),
         verdict: Verdict {
             code,
@@ -105,6 +106,15 @@ pub fn diagnose(ev: &Evidence) -> Diagnosis {
         timeline: timeline(ev),
         diagnosed_at: ev.now,
     }
+}
+
+/// The master contact: CXone's own record first (the event's may be the wrong one), else
+/// the event's; never the placeholder.
+fn master_contact_id(ev: &Evidence) -> Option<String> {
+    ev.contact()
+        .and_then(|c| c.master_contact_id.clone())
+        .or_else(|| ev.event.as_ref()?.cxone.master_contact_id.clone())
+        .filter(|id| support::is_real_id(id))
 }
 
 /// True when the verdict could still change on a later look at CXone: the contact's data
@@ -703,5 +713,43 @@ mod tests {
         assert_eq!(codes(&d), vec![Code::Hd105, Code::Hd202]);
         assert!(d.findings[1].message.contains("745512880999"));
         assert!(d.findings[1].message.contains("745512890123"));
+    }
+
+    #[test]
+    fn the_master_contact_comes_from_cxone_else_from_the_event_and_is_omitted_when_unknown() {
+        let from_event = diagnose(&evidence(
+            event(ACCEPTED, FULL_CONTEXT),
+            CxoneEvidence::NotConfigured,
+            at(60),
+        ));
+        assert_eq!(
+            from_event.master_contact_id.as_deref(),
+            Some("745512890101")
+        );
+
+        let mut cxone = ended_in_prequeue(30);
+        if let CxoneEvidence::Checked(f) = &mut cxone
+            && let Lookup::Found(c) = &mut f.contact
+        {
+            c.master_contact_id = Some("745512890100".into());
+        }
+        let from_cxone = diagnose(&evidence(event(ACCEPTED, FULL_CONTEXT), cxone, at(60)));
+        assert_eq!(
+            from_cxone.master_contact_id.as_deref(),
+            Some("745512890100")
+        );
+
+        let scanned = diagnose(&Evidence {
+            event: None,
+            contact_id: Some("745512890123".into()),
+            cxone: ended_in_prequeue(30),
+            required_context_keys: Vec::new(),
+            now: at(60),
+        });
+        assert_eq!(scanned.master_contact_id, None);
+        let json = serde_json::to_value(&scanned).unwrap();
+        assert!(json.get("masterContactId").is_none(), "{json}");
+        let json = serde_json::to_value(&from_cxone).unwrap();
+        assert_eq!(json["masterContactId"], "745512890100");
     }
 }

@@ -93,6 +93,11 @@ pub struct Diagnosis {
     pub conversation_id: String,
     /// The CXone contact the diagnosis is about, when known.
     pub contact_id: Option<String>,
+    /// That contact's CXone master contact, when known (CXone's record, else the event's).
+    /// Lets the notifier tell that a scanned contact and a webhook report are the same call
+    /// when one names the master contact and the other the spawned one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_contact_id: Option<String>,
     /// The skill the bot wanted to hand over to (name or id as the event gave it, or as
     /// CXone reported it); one half of the notifier's grouping key.
     #[serde(default)]

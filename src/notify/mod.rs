@@ -185,6 +185,13 @@ impl NotifierHandle {
     /// (`Done`) or must requeue (`Requeue`). A duplicate event id within the TTL resolves
     /// `Done` without a second message (immediately when the first was already
     /// delivered; together with the first while that one is still pending).
+    ///
+    /// Scan diagnoses (`scan:<contactId>`) are also de-duplicated by contact id against
+    /// webhook diagnoses accepted within the TTL (contact or master contact, on either
+    /// side): one of a contact a webhook diagnosis named resolves `Done` at once, unsent; a webhook diagnosis that arrives while a scan
+    /// one of its contact still waits in its group replaces it (the scan one resolves
+    /// `Done`, unsent); once the scan one has gone out, the webhook one is sent as well.
+    /// Every diagnosis left unsent this way counts as `deduplicated`.
     pub fn submit(&self, diagnosis: Diagnosis) -> Submission {
         let (tx, rx) = oneshot::channel();
         let event_id = diagnosis.event_id.clone();
@@ -194,11 +201,25 @@ impl NotifierHandle {
             .submit(diagnosis, tx, self.shared.clock.now());
         match admission {
             Admission::Accepted => self.shared.wake.notify_one(),
+            Admission::AcceptedReplacingScans(n) => {
+                self.shared.wake.notify_one();
+                self.count_deduplicated(n);
+                tracing::info!(
+                    event_id = %event_id,
+                    replaced = n,
+                    "webhook diagnosis replaces the waiting scan diagnosis of its contact"
+                );
+            }
             Admission::Duplicate => {
-                for channel in &self.shared.channels {
-                    self.shared.metrics.notification(channel, "deduplicated");
-                }
+                self.count_deduplicated(1);
                 tracing::info!(event_id = %event_id, "duplicate diagnosis; not notified again");
+            }
+            Admission::ReportedByWebhook => {
+                self.count_deduplicated(1);
+                tracing::info!(
+                    event_id = %event_id,
+                    "the bot reported this contact by webhook; scan diagnosis not notified"
+                );
             }
             Admission::Rejoined => {
                 tracing::debug!(event_id = %event_id, "redelivered diagnosis rejoined its pending entry")
@@ -208,6 +229,14 @@ impl NotifierHandle {
             }
         }
         Submission(rx)
+    }
+
+    fn count_deduplicated(&self, n: usize) {
+        for channel in &self.shared.channels {
+            for _ in 0..n {
+                self.shared.metrics.notification(channel, "deduplicated");
+            }
+        }
     }
 
     /// The `channel` labels of the configured destinations (`slack`, `teams`, `stdout`).

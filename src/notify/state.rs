@@ -11,6 +11,18 @@
 //! last message and go out as one update. A group with nothing pending or in flight is
 //! forgotten `group_interval` after its last message. With `group_wait` zero every
 //! diagnosis is a group of its own, due at once.
+//!
+//! De-duplication has two rules, both held for `dedup_ttl` (`NOTIFY_DEDUP_TTL_SECS`):
+//! * by event id: an event id that was delivered, or is still pending, is not sent again;
+//! * by contact, for the CXone scan (event ids `scan:<contactId>`): a scan diagnosis that
+//!   shares a contact id (its contact or master contact, on either side) with a webhook
+//!   (non-scan) diagnosis accepted within the TTL is a duplicate, resolved `Done` at once
+//!   and never sent. A webhook diagnosis that arrives while a scan diagnosis of its
+//!   contact still waits in its group (not yet handed to any destination) takes its
+//!   place: the scan one leaves its group, resolved `Done`. Once the scan diagnosis has
+//!   gone out (or is on its way), the webhook one is sent too, because it carries the
+//!   flow's own details. The notifier is the single active consumer of `P.reports`, so
+//!   this holds across any number of worker processes.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -21,6 +33,8 @@ use tokio::time::Instant;
 use super::Disposition;
 use crate::diagnosis::Code;
 use crate::diagnosis::model::Diagnosis;
+use crate::diagnosis::rules::support::is_real_id;
+use crate::scan::SCAN_EVENT_PREFIX;
 
 /// Identifies one accepted diagnosis while it waits for delivery.
 pub(crate) type EntryId = u64;
@@ -50,8 +64,14 @@ pub(crate) struct Batch {
 pub(crate) enum Admission {
     /// New: it joined a group.
     Accepted,
+    /// New: it joined a group, and took the place of this many scan diagnoses of its
+    /// contact that were still waiting in their groups (resolved `Done`, never sent).
+    AcceptedReplacingScans(usize),
     /// The same event id was already delivered within the TTL, or is pending.
     Duplicate,
+    /// A scan diagnosis of a contact a webhook diagnosis named within the TTL: resolved
+    /// `Done` at once, never sent.
+    ReportedByWebhook,
     /// A redelivery of a diagnosis still held after a give-up: it waits with it.
     Rejoined,
     /// The notifier is shutting down: requeue it.
@@ -79,6 +99,11 @@ pub(crate) struct Timing {
 
 struct Entry {
     diagnosis: Diagnosis,
+    /// The group it joined.
+    key: GroupKey,
+    /// True once a batch holding it was handed to a destination: from then on it counts
+    /// as sent (a request on its way cannot be recalled).
+    flushed: bool,
     /// Destinations that neither have it nor refused it yet.
     remaining: Vec<bool>,
     waiters: Vec<oneshot::Sender<Disposition>>,
@@ -122,7 +147,24 @@ pub(crate) struct State {
     pending_events: HashMap<String, EntryId>,
     delivered: HashMap<String, Instant>,
     delivered_order: VecDeque<(Instant, String)>,
+    /// Contact ids named by webhook (non-scan) diagnoses, with when they were accepted.
+    webhook_contacts: HashMap<String, Instant>,
+    webhook_contacts_order: VecDeque<(Instant, String)>,
     groups: HashMap<GroupKey, Group>,
+}
+
+/// True for the diagnoses of contacts found by the CXone scan (`scan:<contactId>`).
+fn is_scan(d: &Diagnosis) -> bool {
+    d.event_id.starts_with(SCAN_EVENT_PREFIX)
+}
+
+/// The CXone contacts a diagnosis names: its contact and that contact's master (a bot
+/// may report the master contact while the scan finds the spawned one, or the reverse).
+fn contacts_of(d: &Diagnosis) -> impl Iterator<Item = &str> {
+    [d.contact_id.as_deref(), d.master_contact_id.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|c| is_real_id(c))
 }
 
 impl State {
@@ -136,13 +178,16 @@ impl State {
             pending_events: HashMap::new(),
             delivered: HashMap::new(),
             delivered_order: VecDeque::new(),
+            webhook_contacts: HashMap::new(),
+            webhook_contacts_order: VecDeque::new(),
             groups: HashMap::new(),
         }
     }
 
     /// Takes a diagnosis; `tx` is resolved when its fate is known (at once for duplicates
-    /// of delivered events and after shutdown; with the original for a duplicate of a
-    /// pending one, so an ack never races ahead of the delivery it stands for).
+    /// of delivered events, for scan diagnoses of contacts reported by webhook, and after
+    /// shutdown; with the original for a duplicate of a pending one, so an ack never
+    /// races ahead of the delivery it stands for).
     pub(crate) fn submit(
         &mut self,
         diagnosis: Diagnosis,
@@ -171,6 +216,21 @@ impl State {
                 Admission::Duplicate
             };
         }
+        let replaced = if is_scan(&diagnosis) {
+            if contacts_of(&diagnosis).any(|c| self.webhook_contacts.contains_key(c)) {
+                let _ = tx.send(Disposition::Done);
+                return Admission::ReportedByWebhook;
+            }
+            0
+        } else {
+            let contacts: Vec<String> = contacts_of(&diagnosis).map(str::to_string).collect();
+            let replaced = self.drop_waiting_scans(&contacts);
+            for c in contacts {
+                self.webhook_contacts.insert(c.clone(), now);
+                self.webhook_contacts_order.push_back((now, c));
+            }
+            replaced
+        };
         let id = self.next_id;
         self.next_id += 1;
         let key = GroupKey {
@@ -181,7 +241,7 @@ impl State {
         let interval = self.timing.group_interval;
         let group = self
             .groups
-            .entry(key)
+            .entry(key.clone())
             .or_insert_with(|| Group::new(self.dests, now + self.timing.group_wait));
         if group.due.is_none() {
             let next = group.last_flush.map_or(now, |t| t + interval);
@@ -196,11 +256,57 @@ impl State {
             id,
             Entry {
                 diagnosis,
+                key,
+                flushed: false,
                 remaining: vec![true; self.dests],
                 waiters: vec![tx],
             },
         );
-        Admission::Accepted
+        if replaced > 0 {
+            Admission::AcceptedReplacingScans(replaced)
+        } else {
+            Admission::Accepted
+        }
+    }
+
+    /// Takes the scan diagnoses that name one of `contacts` and still wait in their
+    /// groups out of them, and resolves them `Done`; returns how many. Pending entries
+    /// are bounded by the consumer's prefetch, so looking through them all is cheap.
+    fn drop_waiting_scans(&mut self, contacts: &[String]) -> usize {
+        if contacts.is_empty() {
+            return 0;
+        }
+        let ids: Vec<EntryId> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                !e.flushed
+                    && is_scan(&e.diagnosis)
+                    && contacts_of(&e.diagnosis).any(|c| contacts.iter().any(|x| x == c))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            let Some(e) = self.entries.remove(id) else {
+                continue;
+            };
+            self.pending_events.remove(&e.diagnosis.event_id);
+            if let Some(g) = self.groups.get_mut(&e.key) {
+                for p in &mut g.pending {
+                    p.retain(|x| x != id);
+                }
+                g.total = g.total.saturating_sub(1);
+                // Nothing left to send: no deadline. A group that never sent anything
+                // is then idle and forgotten by `gc`.
+                if g.pending.iter().all(Vec::is_empty) {
+                    g.due = None;
+                }
+            }
+            for w in e.waiters {
+                let _ = w.send(Disposition::Done);
+            }
+        }
+        ids.len()
     }
 
     /// The earliest group deadline, if any group is waiting.
@@ -232,7 +338,12 @@ impl State {
                 g.inflight[dest] += 1;
                 let diagnoses = ids
                     .iter()
-                    .filter_map(|id| self.entries.get(id).map(|e| e.diagnosis.clone()))
+                    .filter_map(|id| {
+                        self.entries.get_mut(id).map(|e| {
+                            e.flushed = true;
+                            e.diagnosis.clone()
+                        })
+                    })
                     .collect();
                 batches.push(Batch {
                     dest,
@@ -310,7 +421,8 @@ impl State {
         }
     }
 
-    /// Forgets idle groups and expired de-duplication records.
+    /// Forgets idle groups and expired de-duplication records (event ids and webhook
+    /// contact ids).
     pub(crate) fn gc(&mut self, now: Instant) {
         let interval = self.timing.group_interval;
         self.groups.retain(|key, g| {
@@ -325,6 +437,16 @@ impl State {
                 && self.delivered.get(&id) == Some(&t)
             {
                 self.delivered.remove(&id);
+            }
+        }
+        while let Some((t, _)) = self.webhook_contacts_order.front() {
+            if *t + ttl > now {
+                break;
+            }
+            if let Some((t, c)) = self.webhook_contacts_order.pop_front()
+                && self.webhook_contacts.get(&c) == Some(&t)
+            {
+                self.webhook_contacts.remove(&c);
             }
         }
     }
@@ -546,6 +668,177 @@ mod tests {
             t0 + S * 361,
         );
         assert_eq!(again.try_recv(), Ok(Disposition::Done));
+    }
+
+    /// A webhook diagnosis of `contact` (conversation `conv`).
+    fn webhook(conv: &str, contact: &str) -> Diagnosis {
+        let mut d = diagnosis("HD303", conv, Some("S"));
+        d.contact_id = Some(contact.into());
+        d
+    }
+
+    /// The scan diagnosis of `contact`, in another group than the webhook ones.
+    fn scan(contact: &str) -> Diagnosis {
+        let mut d = diagnosis("HD304", &format!("scan:{contact}"), Some("S"));
+        d.event_id = format!("scan:{contact}");
+        d.contact_id = Some(contact.into());
+        d
+    }
+
+    fn sent(batches: &[Batch]) -> Vec<String> {
+        batches
+            .iter()
+            .flat_map(|b| b.diagnoses.iter().map(|d| d.event_id.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_scan_diagnosis_of_a_contact_reported_by_webhook_is_done_at_once_and_never_sent() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        submit(&mut st, webhook("a", "111"), t0);
+        let (adm, mut rx) = submit(&mut st, scan("111"), t0 + S * 5);
+        assert_eq!(adm, Admission::ReportedByWebhook);
+        assert_eq!(rx.try_recv(), Ok(Disposition::Done));
+        assert_eq!(sent(&st.flush_due(t0 + S * 30)), ["ev-a"]);
+    }
+
+    #[test]
+    fn a_webhook_diagnosis_replaces_the_scan_one_of_its_contact_still_waiting_in_its_group() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        let (_, mut scan_rx) = submit(&mut st, scan("111"), t0);
+        let (adm, mut hook_rx) = submit(&mut st, webhook("a", "111"), t0 + S * 10);
+        assert_eq!(adm, Admission::AcceptedReplacingScans(1));
+        assert_eq!(scan_rx.try_recv(), Ok(Disposition::Done));
+        assert!(
+            hook_rx.try_recv().is_err(),
+            "the webhook one waits for delivery"
+        );
+        // The scan's group has nothing left: no deadline of its own.
+        assert_eq!(st.next_due(), Some(t0 + S * 40));
+        assert!(st.flush_due(t0 + S * 30).is_empty());
+        let b = st.flush_due(t0 + S * 40);
+        assert_eq!(sent(&b), ["ev-a"]);
+        assert_eq!(b[0].total, 1);
+        st.gc(t0 + S * 40);
+        assert_eq!(st.group_count(), 1, "the emptied scan group is forgotten");
+        // A redelivery of the dropped scan report is still a duplicate.
+        let (adm, _) = submit(&mut st, scan("111"), t0 + S * 41);
+        assert_eq!(adm, Admission::ReportedByWebhook);
+    }
+
+    #[test]
+    fn a_replaced_scan_diagnosis_leaves_the_rest_of_its_group_in_place() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        submit(&mut st, scan("111"), t0);
+        submit(&mut st, scan("222"), t0);
+        submit(&mut st, webhook("a", "111"), t0 + S);
+        let b = st.flush_due(t0 + S * 30);
+        assert_eq!(sent(&b), ["scan:222"]);
+        assert_eq!(b[0].total, 1);
+    }
+
+    #[test]
+    fn a_webhook_diagnosis_after_the_scan_one_went_out_is_sent_as_well() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        submit(&mut st, scan("111"), t0);
+        let b = st.flush_due(t0 + S * 30);
+        assert_eq!(sent(&b), ["scan:111"]);
+        // Still on its way: it counts as sent all the same.
+        let (adm, _) = submit(&mut st, webhook("a", "111"), t0 + S * 31);
+        assert_eq!(adm, Admission::Accepted);
+        st.complete(
+            0,
+            &b[0].key,
+            &b[0].entries,
+            Completion::Delivered,
+            t0 + S * 32,
+        );
+        assert_eq!(sent(&st.flush_due(t0 + S * 61)), ["ev-a"]);
+    }
+
+    #[test]
+    fn a_scan_diagnosis_after_the_ttl_of_the_webhook_contact_is_sent() {
+        let t0 = Instant::now();
+        let mut st = state(1, 0);
+        submit(&mut st, webhook("a", "111"), t0);
+        let (adm, _) = submit(&mut st, scan("111"), t0 + S * 3599);
+        assert_eq!(adm, Admission::ReportedByWebhook);
+        let (adm, _) = submit(&mut st, scan("111"), t0 + S * 3600);
+        assert_eq!(adm, Admission::Accepted);
+        assert_eq!(sent(&st.flush_due(t0 + S * 3600)), ["ev-a", "scan:111"]);
+    }
+
+    #[test]
+    fn scan_and_webhook_diagnoses_of_different_contacts_are_both_sent() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        let (a, _) = submit(&mut st, scan("111"), t0);
+        let (b, _) = submit(&mut st, webhook("a", "222"), t0);
+        let (c, _) = submit(&mut st, scan("333"), t0);
+        assert_eq!([a, b, c], [Admission::Accepted; 3]);
+        let mut out = sent(&st.flush_due(t0 + S * 30));
+        out.sort();
+        assert_eq!(out, ["ev-a", "scan:111", "scan:333"]);
+    }
+
+    #[test]
+    fn a_scan_diagnosis_never_suppresses_another_scan_or_a_webhook_one() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        submit(&mut st, scan("111"), t0);
+        let b = st.flush_due(t0 + S * 30);
+        st.complete(
+            0,
+            &b[0].key,
+            &b[0].entries,
+            Completion::Delivered,
+            t0 + S * 30,
+        );
+        // Two webhook events of one contact are two reports (different event ids).
+        assert_eq!(
+            submit(&mut st, webhook("a", "111"), t0 + S * 31).0,
+            Admission::Accepted
+        );
+        assert_eq!(
+            submit(&mut st, webhook("b", "111"), t0 + S * 32).0,
+            Admission::Accepted
+        );
+    }
+
+    #[test]
+    fn the_master_contact_links_a_scanned_contact_to_the_webhook_report_of_its_call() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        // The bot reported the master contact; the scan found the spawned one.
+        submit(&mut st, webhook("a", "100"), t0);
+        let mut child = scan("101");
+        child.master_contact_id = Some("100".into());
+        assert_eq!(submit(&mut st, child, t0).0, Admission::ReportedByWebhook);
+        // The scan found a contact first; the bot's report names it as the master.
+        let (_, mut rx) = submit(&mut st, scan("200"), t0);
+        let mut hook = webhook("b", "201");
+        hook.master_contact_id = Some("200".into());
+        assert_eq!(
+            submit(&mut st, hook, t0 + S).0,
+            Admission::AcceptedReplacingScans(1)
+        );
+        assert_eq!(rx.try_recv(), Ok(Disposition::Done));
+        assert_eq!(sent(&st.flush_due(t0 + S * 30)), ["ev-a", "ev-b"]);
+    }
+
+    #[test]
+    fn placeholder_contact_ids_link_nothing() {
+        let t0 = Instant::now();
+        let mut st = state(1, 30);
+        submit(&mut st, webhook("a", "100000000000"), t0);
+        assert_eq!(
+            submit(&mut st, scan("100000000000"), t0).0,
+            Admission::Accepted
+        );
     }
 
     #[test]

@@ -266,6 +266,135 @@ async fn a_redelivered_event_is_notified_once_and_acked_as_a_duplicate() {
     n.stop().await;
 }
 
+/// A webhook diagnosis of conversation `conv` about CXone contact `contact`.
+fn webhook_of(conv: &str, contact: &str) -> Diagnosis {
+    let mut d = diagnosis("HD303", conv, Some("S"));
+    d.contact_id = Some(contact.to_string());
+    d
+}
+
+/// The diagnosis the CXone scan makes of `contact` (`scan:<contactId>`).
+fn scan_of(contact: &str) -> Diagnosis {
+    let mut d = diagnosis("HD303", &format!("scan:{contact}"), Some("S"));
+    d.event_id = format!("scan:{contact}");
+    d.contact_id = Some(contact.to_string());
+    d
+}
+
+#[tokio::test]
+async fn a_scan_report_of_a_contact_the_bot_reported_by_webhook_is_not_notified() {
+    let slack = slack_server(200, "ok").await;
+    let n = Running::start(settings(Some(&slack), None, 30), ManualClock::new());
+    let hook = n.handle.submit(webhook_of("hook-conv", "745500000001"));
+    // Resolved before the clock moves: it never waits for a group.
+    assert_eq!(
+        resolved(n.handle.submit(scan_of("745500000001"))).await,
+        Disposition::Done
+    );
+    n.clock.advance(Duration::from_secs(30));
+    assert_eq!(resolved(hook).await, Disposition::Done);
+    let b = bodies(&slack).await;
+    assert_eq!(b.len(), 1, "one message for the contact");
+    let all = b[0].to_string();
+    assert!(all.contains("hook-conv") && !all.contains("scan:"), "{all}");
+    assert_eq!(n.count("slack", "deduplicated"), 1);
+    assert_eq!(n.count("slack", "sent"), 1);
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn a_webhook_report_replaces_the_scan_report_of_its_contact_still_in_group_wait() {
+    let slack = slack_server(200, "ok").await;
+    let n = Running::start(settings(Some(&slack), None, 30), ManualClock::new());
+    let scan = n.handle.submit(scan_of("745500000001"));
+    n.clock.advance(Duration::from_secs(10));
+    let hook = n.handle.submit(webhook_of("hook-conv", "745500000001"));
+    // The scan report leaves its group at once, acked, unsent.
+    assert_eq!(resolved(scan).await, Disposition::Done);
+    n.clock.advance(Duration::from_secs(30));
+    assert_eq!(resolved(hook).await, Disposition::Done);
+    let b = bodies(&slack).await;
+    assert_eq!(b.len(), 1, "only the webhook's message");
+    let all = b[0].to_string();
+    assert!(all.contains("hook-conv") && !all.contains("scan:"), "{all}");
+    let text = b[0]["text"].as_str().unwrap();
+    assert!(!text.contains("2 failed handovers"), "{text}");
+    assert_eq!(n.count("slack", "deduplicated"), 1);
+    assert_eq!(n.count("slack", "sent"), 1);
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn a_webhook_report_after_the_scan_report_was_sent_is_sent_too() {
+    let slack = slack_server(200, "ok").await;
+    let n = Running::start(settings(Some(&slack), None, 0), ManualClock::auto());
+    assert_eq!(
+        resolved(n.handle.submit(scan_of("745500000001"))).await,
+        Disposition::Done
+    );
+    assert_eq!(
+        resolved(n.handle.submit(webhook_of("hook-conv", "745500000001"))).await,
+        Disposition::Done
+    );
+    let b = bodies(&slack).await;
+    assert_eq!(
+        b.len(),
+        2,
+        "the scan's message, then the webhook's with the flow's details"
+    );
+    assert!(b[0].to_string().contains("scan:745500000001"));
+    assert!(b[1].to_string().contains("hook-conv"));
+    assert_eq!(n.count("slack", "deduplicated"), 0);
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn a_scan_report_after_the_dedup_ttl_of_the_webhook_contact_is_sent() {
+    let slack = slack_server(200, "ok").await;
+    let mut s = settings(Some(&slack), None, 0);
+    s.dedup_ttl = Duration::from_secs(600);
+    let n = Running::start(s, ManualClock::new());
+    assert_eq!(
+        resolved(n.handle.submit(webhook_of("hook-conv", "745500000001"))).await,
+        Disposition::Done
+    );
+    n.clock.advance(Duration::from_secs(599));
+    assert_eq!(
+        resolved(n.handle.submit(scan_of("745500000001"))).await,
+        Disposition::Done
+    );
+    assert_eq!(bodies(&slack).await.len(), 1, "within the TTL: not sent");
+    n.clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        resolved(n.handle.submit(scan_of("745500000001"))).await,
+        Disposition::Done
+    );
+    let b = bodies(&slack).await;
+    assert_eq!(b.len(), 2, "after the TTL: sent");
+    assert!(b[1].to_string().contains("scan:745500000001"));
+    assert_eq!(n.count("slack", "deduplicated"), 1);
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn scan_and_webhook_reports_of_different_contacts_are_both_sent() {
+    let slack = slack_server(200, "ok").await;
+    let n = Running::start(settings(Some(&slack), None, 0), ManualClock::auto());
+    assert_eq!(
+        resolved(n.handle.submit(webhook_of("hook-conv", "745500000001"))).await,
+        Disposition::Done
+    );
+    assert_eq!(
+        resolved(n.handle.submit(scan_of("745500000002"))).await,
+        Disposition::Done
+    );
+    let b = bodies(&slack).await;
+    assert_eq!(b.len(), 2);
+    assert!(b[1].to_string().contains("scan:745500000002"));
+    assert_eq!(n.count("slack", "deduplicated"), 0);
+    n.stop().await;
+}
+
 #[tokio::test]
 async fn a_429_waits_for_retry_after_then_succeeds() {
     let slack = MockServer::start().await;
