@@ -131,13 +131,14 @@ drive() {
   cpu_ms_per_k="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$reqs" 'BEGIN { printf "%.1f", (n > 0 ? (b - a) * 1e6 / n : 0) }')"
   # What the broker holds now (queues were purged before the run): proves the 202s were
   # stored; it can exceed the 2xx count by the requests wrk abandoned at the end of the run.
-  # A quorum queue's message count is published with a delay: read until it holds still.
+  # A quorum queue's message count is refreshed on the broker's statistics tick (5 s):
+  # trust it only once two reads more than a tick apart agree.
   local queued="" prev=""
-  for _ in $(seq 1 15); do
+  for _ in $(seq 1 6); do
     queued="$(queue_depths | awk -v q="bench-$RUN_ID-$name.jobs" '$1 == q { print $2 }')"
     [[ -n "$queued" && "$queued" == "$prev" ]] && break
     prev="$queued"
-    sleep 1
+    sleep 6
   done
   echo "$line cpu_ms_per_1k=$cpu_ms_per_k rss_mb=$(rss_mb "${PID[$name]}") queued=${queued:-?}"
 }

@@ -40,6 +40,7 @@ pipeline_env() {
     CXONE_ACCESS_KEY_ID=BENCHKEYID CXONE_ACCESS_KEY_SECRET=BENCHKEYSECRET
     NOTIFY_GROUP_WAIT_SECS="${NOTIFY_GROUP_WAIT_SECS:-0}"
     WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-8}"
+    ${CXONE_CACHE_TTL_SECS:+CXONE_CACHE_TTL_SECS="$CXONE_CACHE_TTL_SECS"}
     LOG_FORMAT=json RUST_LOG="${RUST_LOG:-warn}"
   )
   if [[ "${NOTIFY_SINK:-stdout}" == slack ]]; then
@@ -155,22 +156,19 @@ jobs_depths_now() {
   queue_depths | awk -v p="$PREFIX" '$1 == p".jobs" || $1 == p".reports" { print }'
 }
 
-# The jobs and reports queue depths, once they are zero or have held still for 5 s: a
-# quorum queue publishes its message count late (seconds), so one read can show messages
-# that were acked long ago.
+# The jobs and reports queue depths, once settled: a quorum queue's message count is
+# refreshed on the broker's statistics tick (5 s), so one read can show messages that were
+# acked long ago.
 jobs_depths() {
-  local now prev="" same=0
-  for _ in $(seq 1 20); do
+  # Zero is trusted at once (a stale count is higher, never lower, once publishing has
+  # stopped); anything else only when two reads more than a statistics tick apart agree.
+  local now prev=""
+  for _ in $(seq 1 8); do
     now="$(jobs_depths_now)"
     if [[ -z "$(awk '$2 != 0' <<<"$now")" ]]; then break; fi
-    if [[ "$now" == "$prev" ]]; then
-      same=$((same + 1))
-      [[ "$same" -ge 5 ]] && break
-    else
-      same=0
-    fi
+    [[ "$now" == "$prev" ]] && break
     prev="$now"
-    sleep 1
+    sleep 6
   done
   echo "$now"
 }

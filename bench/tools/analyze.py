@@ -87,7 +87,8 @@ def scrape(url):
         return r.read().decode()
 
 
-LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([0-9.eE+-]+|NaN|\+Inf|-Inf)$")
+# Label values may hold braces (`endpoint="/contacts/{id}"`): the label set runs to the last `}`.
+LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+([0-9.eE+-]+|NaN|\+Inf|-Inf)$")
 
 
 def cmd_metrics(a):
