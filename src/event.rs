@@ -10,7 +10,6 @@
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// The CXone extension's placeholder contact id: "no real contact".
@@ -214,9 +213,12 @@ impl HandoverEvent {
     /// [`EventError`] naming what to change: not JSON, no `conversationId`, or a field
     /// with an unusable value.
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
-        let value: Value = serde_json::from_slice(body)
+        // Not a `serde_json::Value`: the lean tree borrows strings from the body and keeps
+        // nothing of `context` but its keys, nor of unknown fields anything at all (the
+        // receiver's request path; see bench/README.md for what the full tree cost).
+        let root: lean::Root<'_> = serde_json::from_slice(body)
             .map_err(|e| EventError::InvalidJson(format!("the body is not valid JSON: {e}")))?;
-        let Value::Object(root) = value else {
+        let lean::Root::Object(root) = root else {
             return Err(EventError::InvalidJson(
                 "the body must be a JSON object".into(),
             ));
@@ -245,8 +247,8 @@ impl HandoverEvent {
             .filter(|id| *id != PLACEHOLDER_CONTACT_ID)
     }
 
-    fn from_object(root: &Map<String, Value>, body: &[u8]) -> Result<Self, EventError> {
-        let conversation_id = match get(root, "conversationId", "conversation_id") {
+    fn from_object(root: &lean::Object<'_>, body: &[u8]) -> Result<Self, EventError> {
+        let conversation_id = match get(&root.fields, "conversationId", "conversation_id") {
             None => None,
             Some(v) => scalar_string(v, "conversationId")?,
         };
@@ -258,12 +260,12 @@ impl HandoverEvent {
             ));
         }
 
-        let occurred_at = match get(root, "occurredAt", "occurred_at") {
+        let occurred_at = match get(&root.fields, "occurredAt", "occurred_at") {
             None => None,
             Some(v) => parse_time(v, "occurredAt")?,
         };
 
-        let event_id = match get(root, "eventId", "event_id") {
+        let event_id = match get(&root.fields, "eventId", "event_id") {
             None => None,
             Some(v) => scalar_string(v, "eventId")?,
         };
@@ -278,7 +280,7 @@ impl HandoverEvent {
         let event_id =
             event_id.unwrap_or_else(|| derive_event_id(&conversation_id, occurred_at, body));
 
-        let flow = object(root, "flow", "flow")?;
+        let flow = object(&root.fields, "flow", "flow")?;
         let flow = FlowInfo {
             project_id: opt_str(flow, "flow.projectId", "projectId", "project_id")?,
             flow_name: opt_str(flow, "flow.flowName", "flowName", "flow_name")?,
@@ -287,7 +289,7 @@ impl HandoverEvent {
             environment: opt_str(flow, "flow.environment", "environment", "environment")?,
         };
 
-        let cx = object(root, "cxone", "cxone")?;
+        let cx = object(&root.fields, "cxone", "cxone")?;
         let cxone = CxoneIds {
             business_unit: opt_str(cx, "cxone.businessUnit", "businessUnit", "business_unit")?,
             master_contact_id: opt_str(
@@ -307,7 +309,7 @@ impl HandoverEvent {
             },
         };
 
-        let h = object(root, "handover", "handover")?;
+        let h = object(&root.fields, "handover", "handover")?;
         let mechanism = match opt_str(h, "handover.mechanism", "mechanism", "mechanism")? {
             None => None,
             Some(m) => Some(Mechanism::parse(&m).ok_or_else(|| {
@@ -356,7 +358,7 @@ impl HandoverEvent {
             )?,
         };
 
-        let vo = object(root, "voice", "voice")?;
+        let vo = object(&root.fields, "voice", "voice")?;
         let voice = VoiceInfo {
             event: opt_str(vo, "voice.event", "event", "event")?,
             call_sid: opt_str(vo, "voice.callSid", "callSid", "call_sid")?,
@@ -379,29 +381,19 @@ impl HandoverEvent {
             )?,
         };
 
-        let context_keys = match get(root, "context", "context") {
-            None => Vec::new(),
-            Some(Value::Object(ctx)) => ctx
-                .iter()
-                .filter(|(_, v)| !is_empty(v))
-                .map(|(k, _)| k.clone())
-                .collect(),
-            // The canonical form carries the key list instead of the values.
-            Some(_) => {
+        let context_keys = match &root.context {
+            lean::Context::Absent => Vec::new(),
+            lean::Context::Keys(keys) => keys.clone(),
+            lean::Context::NotObject => {
                 return Err(EventError::field(
                     "context",
                     "context must be a JSON object",
                 ));
             }
         };
+        // The canonical form carries the key list instead of the values.
         let context_keys = if context_keys.is_empty() {
-            match root.get("contextKeys") {
-                Some(Value::Array(keys)) => keys
-                    .iter()
-                    .filter_map(|k| k.as_str().map(str::to_string))
-                    .collect(),
-                _ => context_keys,
-            }
+            root.context_keys.clone().unwrap_or_default()
         } else {
             context_keys
         };
@@ -410,8 +402,8 @@ impl HandoverEvent {
             event_id,
             occurred_at,
             conversation_id,
-            user_id: opt_str(root, "userId", "userId", "user_id")?,
-            trace_id: opt_str(root, "traceId", "traceId", "trace_id")?,
+            user_id: opt_str(&root.fields, "userId", "userId", "user_id")?,
+            trace_id: opt_str(&root.fields, "traceId", "traceId", "trace_id")?,
             flow,
             cxone,
             handover,
@@ -445,33 +437,26 @@ fn derive_event_id(
     format!("{head}~{digest}:{suffix}")
 }
 
-fn get<'a>(obj: &'a Map<String, Value>, camel: &str, snake: &str) -> Option<&'a Value> {
-    obj.get(camel)
-        .or_else(|| obj.get(snake))
-        .filter(|v| !is_empty(v))
-}
-
-/// `null`, `""` (after trimming) and `{}` / `[]` all mean "absent".
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.trim().is_empty(),
-        Value::Object(o) => o.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        _ => false,
-    }
-}
-
-static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
-
-fn object<'a>(
-    root: &'a Map<String, Value>,
+fn get<'s, 'a>(
+    obj: &'s lean::Section<'a>,
     camel: &str,
     snake: &str,
-) -> Result<&'a Map<String, Value>, EventError> {
+) -> Option<&'s lean::Scalar<'a>> {
+    obj.get(camel)
+        .or_else(|| obj.get(snake))
+        .filter(|v| !v.is_empty())
+}
+
+static EMPTY: lean::Section<'static> = lean::Section::EMPTY;
+
+fn object<'s, 'a>(
+    root: &'s lean::Section<'a>,
+    camel: &str,
+    snake: &str,
+) -> Result<&'s lean::Section<'a>, EventError> {
     match get(root, camel, snake) {
         None => Ok(&EMPTY),
-        Some(Value::Object(o)) => Ok(o),
+        Some(lean::Scalar::Object(o)) => Ok(o),
         Some(_) => Err(EventError::field(
             camel,
             format!("{camel} must be a JSON object"),
@@ -479,15 +464,15 @@ fn object<'a>(
     }
 }
 
-fn scalar_string(v: &Value, path: &str) -> Result<Option<String>, EventError> {
+fn scalar_string(v: &lean::Scalar<'_>, path: &str) -> Result<Option<String>, EventError> {
     match v {
-        Value::String(s) => {
+        lean::Scalar::Str(s) => {
             let s = s.trim();
             Ok((!s.is_empty()).then(|| s.to_string()))
         }
-        Value::Number(n) => Ok(Some(n.to_string())),
-        Value::Bool(b) => Ok(Some(b.to_string())),
-        Value::Null => Ok(None),
+        lean::Scalar::Num(n) => Ok(Some(n.to_string())),
+        lean::Scalar::Bool(b) => Ok(Some(b.to_string())),
+        lean::Scalar::Null => Ok(None),
         _ => Err(EventError::field(
             path,
             format!("{path} must be a string or a number"),
@@ -496,7 +481,7 @@ fn scalar_string(v: &Value, path: &str) -> Result<Option<String>, EventError> {
 }
 
 fn opt_str(
-    obj: &Map<String, Value>,
+    obj: &lean::Section<'_>,
     path: &str,
     camel: &str,
     snake: &str,
@@ -505,15 +490,15 @@ fn opt_str(
         None => Ok(None),
         // signalResult and the error fields are free text the flow copies from objects at
         // times; keep an object as its JSON text rather than refusing the event.
-        Some(v @ (Value::Object(_) | Value::Array(_))) if path.starts_with("handover.") => {
-            Ok(Some(v.to_string()))
+        Some(lean::Scalar::Composite { json, .. }) if path.starts_with("handover.") => {
+            Ok(Some(json.clone()))
         }
         Some(v) => scalar_string(v, path),
     }
 }
 
 fn opt_status(
-    obj: &Map<String, Value>,
+    obj: &lean::Section<'_>,
     path: &str,
     camel: &str,
     snake: &str,
@@ -528,8 +513,8 @@ fn opt_status(
         )
     };
     let n = match v {
-        Value::Number(n) => n.as_u64().ok_or_else(bad)?,
-        Value::String(s) => s.trim().parse::<u64>().map_err(|_| bad())?,
+        lean::Scalar::Num(n) => n.as_u64().ok_or_else(bad)?,
+        lean::Scalar::Str(s) => s.trim().parse::<u64>().map_err(|_| bad())?,
         _ => return Err(bad()),
     };
     if !(100..=699).contains(&n) {
@@ -538,7 +523,7 @@ fn opt_status(
     Ok(Some(n as u16))
 }
 
-fn parse_time(v: &Value, path: &str) -> Result<Option<DateTime<Utc>>, EventError> {
+fn parse_time(v: &lean::Scalar<'_>, path: &str) -> Result<Option<DateTime<Utc>>, EventError> {
     let bad = || {
         EventError::field(
             path,
@@ -546,7 +531,7 @@ fn parse_time(v: &Value, path: &str) -> Result<Option<DateTime<Utc>>, EventError
         )
     };
     let t = match v {
-        Value::String(s) => {
+        lean::Scalar::Str(s) => {
             let s = s.trim();
             if let Ok(t) = DateTime::parse_from_rfc3339(s) {
                 Some(t.with_timezone(&Utc))
@@ -558,7 +543,7 @@ fn parse_time(v: &Value, path: &str) -> Result<Option<DateTime<Utc>>, EventError
                 s.parse::<i64>().ok().and_then(epoch)
             }
         }
-        Value::Number(n) => n.as_i64().and_then(epoch),
+        lean::Scalar::Num(n) => n.as_i64().and_then(epoch),
         _ => None,
     };
     // Only years RFC 3339 can write: the canonical form must parse back (an epoch in
@@ -568,6 +553,8 @@ fn parse_time(v: &Value, path: &str) -> Result<Option<DateTime<Utc>>, EventError
         _ => Err(bad()),
     }
 }
+
+mod lean;
 
 /// Unix seconds, or milliseconds when the number is too large to be seconds.
 fn epoch(n: i64) -> Option<DateTime<Utc>> {
@@ -703,6 +690,45 @@ mod tests {
         let other = parse(&format!(r#"{{"conversationId":"{}b"}}"#, "a".repeat(255))).unwrap();
         let e = parse(&format!(r#"{{"conversationId":"{long}"}}"#)).unwrap();
         assert_ne!(other.event_id, e.event_id);
+    }
+
+    #[test]
+    fn the_lean_reader_keeps_json_map_semantics() {
+        // Later duplicates win; escaped strings are read; unknown fields and context
+        // values are skipped; a free-text field given an object keeps its JSON text.
+        let e = parse(
+            r#"{"conversationId":"first","conversationId":"c\u00e9","unknown":{"deep":[1,{"x":null}]},
+                "handover":{"signalResult":{"error":"403"},"targetSkill":"A","targetSkill":""},
+                "context":{"b":{"x":1},"a":"","b":null,"c":[0]}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.conversation_id, "c\u{e9}");
+        assert_eq!(
+            e.handover.signal_result.as_deref(),
+            Some(r#"{"error":"403"}"#)
+        );
+        assert_eq!(e.handover.target_skill, None);
+        assert_eq!(e.context_keys, vec!["c".to_string()]);
+        assert!(matches!(
+            parse(r#"{"conversationId":"c","context":"x"}"#),
+            Err(EventError::InvalidField { ref field, .. }) if field == "context"
+        ));
+        assert!(matches!(
+            parse(r#"{"conversationId":{"a":1}}"#),
+            Err(EventError::InvalidField { ref field, .. }) if field == "conversationId"
+        ));
+        assert_eq!(
+            parse(r#"{"conversationId":{}}"#),
+            Err(EventError::MissingConversationId)
+        );
+        assert!(matches!(
+            parse(r#""text""#),
+            Err(EventError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            parse(r#"{"conversationId":"c"} trailing"#),
+            Err(EventError::InvalidJson(_))
+        ));
     }
 
     #[test]
