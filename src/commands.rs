@@ -101,9 +101,17 @@ pub async fn run(command: Command, env: Env) -> Result<(), CommandError> {
 }
 
 fn default_url(settings: &Settings) -> String {
-    let mut addr = settings.receiver.listen_addr;
+    webhook_url(settings.receiver.listen_addr)
+}
+
+/// The webhook URL of a receiver listening on `addr`: an unspecified address (`0.0.0.0`,
+/// `[::]`) is reached on the loopback address of its own family.
+fn webhook_url(mut addr: std::net::SocketAddr) -> String {
     if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
     }
     format!("http://{addr}{WEBHOOK_PATH}")
 }
@@ -132,7 +140,14 @@ async fn serve(
         .await
         .map_err(|e| CommandError::Usage(format!("{e:#}")))?;
     if !files.is_empty() {
-        let url = format!("http://127.0.0.1:{}{WEBHOOK_PATH}", app.port().unwrap_or(0));
+        // The address actually bound: its port when LISTEN_ADDR asked for 0, and its family
+        // (a receiver on [::1] is not on 127.0.0.1).
+        let Some(bound) = app.local_addr() else {
+            return Err(CommandError::Usage(
+                "--replay needs the receiver role (--role all or receiver)".into(),
+            ));
+        };
+        let url = webhook_url(bound);
         let queue = app.queue();
         tokio::spawn(async move {
             if let Queue::Rabbit(q) = &queue {
@@ -508,4 +523,27 @@ async fn check_config(settings: Settings) -> Result<(), CommandError> {
         return Err(CommandError::Failed(format!("{failed} check(s) failed")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_webhook_url_reaches_an_unspecified_listener_on_the_loopback_of_its_family() {
+        let url = |a: &str| webhook_url(a.parse().unwrap());
+        assert_eq!(
+            url("0.0.0.0:8080"),
+            format!("http://127.0.0.1:8080{WEBHOOK_PATH}")
+        );
+        assert_eq!(url("[::]:8080"), format!("http://[::1]:8080{WEBHOOK_PATH}"));
+        assert_eq!(
+            url("[::1]:41234"),
+            format!("http://[::1]:41234{WEBHOOK_PATH}")
+        );
+        assert_eq!(
+            url("10.1.2.3:80"),
+            format!("http://10.1.2.3:80{WEBHOOK_PATH}")
+        );
+    }
 }
