@@ -485,6 +485,44 @@ async fn the_memory_backend_accepts_and_readyz_says_memory() {
 }
 
 #[tokio::test]
+async fn a_full_memory_queue_answers_503_queue_unavailable_and_takes_nothing() {
+    use handover_doctor::queue::{OutMessage, Target, memory::CAPACITY};
+    // The receiver role alone: nobody consumes, so the in-process jobs queue fills up.
+    let app = app::spawn("memfull", Role::Receiver, &[("AMQP_URL", "")]).await;
+    for i in 0..CAPACITY {
+        let msg = OutMessage {
+            id: format!("fill-{i}"),
+            body: b"{}".to_vec(),
+            ..OutMessage::default()
+        };
+        app.queue.publish(Target::Jobs, msg).await.unwrap();
+    }
+    let (s, j, h) = post(&app, &[], body("c-full")).await;
+    assert_eq!(
+        (s, j["error"].as_str()),
+        (503, Some("queue_unavailable")),
+        "{j}"
+    );
+    assert_eq!(h.get("retry-after").unwrap(), "5");
+    assert_eq!(
+        app.metrics
+            .count("webhooks", &[("outcome", "queue_unavailable")]),
+        1
+    );
+    let mut c = app
+        .queue
+        .consume(handover_doctor::queue::Source::Jobs, 1)
+        .await
+        .unwrap();
+    let first = c.next().await.unwrap();
+    assert_eq!(
+        first.id, "fill-0",
+        "the refused event took no place in the queue"
+    );
+    app.shutdown.cancel();
+}
+
+#[tokio::test]
 async fn without_credentials_a_non_loopback_listener_refuses_to_start() {
     let (mut settings, _) = app::settings("openaddr", &[("AMQP_URL", "")]);
     settings.receiver.listen_addr = "0.0.0.0:0".parse().unwrap();
