@@ -41,6 +41,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{ConfigError, Env};
 use crate::cxone::types::Contact;
 use crate::cxone::{CompletedContactsQuery, CxoneClient, CxoneError, MEDIA_TYPE_PHONE_CALL};
 use crate::diagnosis::evidence::Evidence;
@@ -58,16 +59,51 @@ pub const LOOKUP_CONCURRENCY: usize = 4;
 /// up in the first seconds never talked to the bot long enough to ask for an agent.
 pub const PREQUEUE_MIN_SECS: f64 = 20.0;
 
-/// The periodic scan looks this share of an interval further back than the last window
-/// ended: contacts that CXone lists a little late are still seen.
-pub const OVERLAP_PERCENT: u32 = 20;
+/// How far back before the last periodic window ended the next one starts, unless
+/// `SCAN_LOOKBACK_SECS` says otherwise.
+///
+/// `GET /contacts/completed` lists a contact by its start (`startDate`/`endDate` bound
+/// `contactStartDate`), and only once it has ended and reached the reporting warehouse,
+/// which takes a while (`shared/domain/cxone.md` 3.9: about 15 minutes is a rough
+/// figure). So a window that ends now misses the calls that started in it but are still
+/// going (a bot call lasts minutes) or not yet warehoused; the next window must start far
+/// enough back to catch them: the longest call plus the warehouse's delay. 30 minutes
+/// covers a 15-minute call listed 15 minutes late. Contacts seen twice are enqueued once
+/// ([`RecentContacts`]).
+pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(1800);
 
-/// The periodic scan never looks further back than this, even after a long CXone outage.
+/// The periodic scan never looks further back than this, even after a long CXone outage
+/// (and `SCAN_LOOKBACK_SECS` may not be longer).
 pub const MAX_CATCH_UP: Duration = Duration::from_secs(24 * 3600);
 
-/// How long contact ids are remembered (already reported by webhook, already enqueued):
-/// well beyond any overlap between windows, short enough to keep the set small.
-pub const REMEMBER_FOR: Duration = Duration::from_secs(6 * 3600);
+/// How long contact ids are remembered (already reported by webhook, already enqueued).
+///
+/// A periodic window never starts before `now -` [`MAX_CATCH_UP`], and a contact is
+/// enqueued (or reported by webhook) after it started; so an id remembered longer than
+/// [`MAX_CATCH_UP`] is still remembered whenever a later window can list its contact
+/// again, however long the lookback and however long CXone was unreachable in between.
+/// An hour more for clock skew between us and CXone.
+pub const REMEMBER_FOR: Duration = Duration::from_secs(25 * 3600);
+
+/// `SCAN_LOOKBACK_SECS`: whole seconds, at most [`MAX_CATCH_UP`]; unset is
+/// [`DEFAULT_LOOKBACK`].
+///
+/// # Errors
+/// [`ConfigError`] naming the variable when it is not a number of seconds or too long.
+pub fn lookback_from_env(env: &Env) -> Result<Duration, ConfigError> {
+    let secs: u64 = env.parse(
+        "SCAN_LOOKBACK_SECS",
+        DEFAULT_LOOKBACK.as_secs(),
+        "a number of seconds",
+    )?;
+    if secs > MAX_CATCH_UP.as_secs() {
+        return Err(ConfigError(format!(
+            "SCAN_LOOKBACK_SECS={secs} is longer than the scan ever looks back ({} s)",
+            MAX_CATCH_UP.as_secs()
+        )));
+    }
+    Ok(Duration::from_secs(secs))
+}
 
 /// True when the event was made by the scan (its id is `scan:<contactId>`).
 pub fn is_scan_event(event: &HandoverEvent) -> bool {
@@ -547,13 +583,15 @@ pub struct Round {
 }
 
 /// The periodic scan of `SCAN_INTERVAL_SECS`: every interval, the window since the last
-/// one ended (minus [`OVERLAP_PERCENT`] of an interval), suspects enqueued once each.
+/// one ended, started the lookback earlier (`SCAN_LOOKBACK_SECS`, [`DEFAULT_LOOKBACK`]),
+/// suspects enqueued once each.
 pub struct Scanner {
     client: Arc<CxoneClient>,
     queue: Queue,
     skills: Vec<String>,
     reported: RecentContacts,
     enqueued: RecentContacts,
+    lookback: Duration,
     last_end: Mutex<Option<DateTime<Utc>>>,
 }
 
@@ -573,16 +611,24 @@ impl Scanner {
             skills,
             reported,
             enqueued: RecentContacts::default(),
+            lookback: DEFAULT_LOOKBACK,
             last_end: Mutex::new(None),
         }
     }
 
+    /// The same scanner with another lookback (`SCAN_LOOKBACK_SECS`), at most
+    /// [`MAX_CATCH_UP`].
+    pub fn with_lookback(mut self, lookback: Duration) -> Self {
+        self.lookback = lookback.min(MAX_CATCH_UP);
+        self
+    }
+
     /// The window the next periodic scan looks at: from where the last successful one
-    /// ended (the first: one interval ago), minus the overlap, never more than
+    /// ended (the first: one interval ago), minus the lookback, never more than
     /// [`MAX_CATCH_UP`] back; to `now`.
     pub fn next_window(&self, interval: Duration, now: DateTime<Utc>) -> Window {
         let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::zero());
-        let overlap = interval * i32::try_from(OVERLAP_PERCENT).unwrap_or(20) / 100;
+        let lookback = chrono::Duration::from_std(self.lookback).unwrap_or_default();
         let start = self
             .last_end
             .lock()
@@ -590,7 +636,7 @@ impl Scanner {
             .unwrap_or(now - interval);
         let earliest = now - chrono::Duration::from_std(MAX_CATCH_UP).unwrap_or_default();
         Window {
-            from: (start - overlap).max(earliest),
+            from: (start - lookback).max(earliest),
             to: now,
         }
     }
@@ -632,7 +678,8 @@ impl Scanner {
 
     /// Scans every `interval` until `cancel` (the first scan one interval after start).
     pub async fn run(self, interval: Duration, cancel: CancellationToken) {
-        tracing::info!(interval_secs = interval.as_secs(), skills = ?self.skills, "periodic CXone scan started");
+        tracing::info!(interval_secs = interval.as_secs(), lookback_secs = self.lookback.as_secs(),
+            skills = ?self.skills, "periodic CXone scan started");
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -830,6 +877,69 @@ mod tests {
         );
         assert_eq!(back.occurred_at, s.contact.contact_start_date);
         assert!(is_scan_event(&back));
+    }
+
+    #[test]
+    fn the_lookback_defaults_to_half_an_hour_and_may_not_pass_the_catch_up_limit() {
+        let env = |v: &str| Env::from_pairs([("SCAN_LOOKBACK_SECS", v)]);
+        assert_eq!(
+            lookback_from_env(&Env::default()).unwrap(),
+            Duration::from_secs(1800)
+        );
+        assert_eq!(
+            lookback_from_env(&env("3600")).unwrap(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(lookback_from_env(&env("0")).unwrap(), Duration::ZERO);
+        for bad in ["86401", "30m", "-5"] {
+            let err = lookback_from_env(&env(bad)).unwrap_err();
+            assert!(err.0.contains("SCAN_LOOKBACK_SECS"), "{bad}: {}", err.0);
+        }
+    }
+
+    #[test]
+    fn contact_ids_are_remembered_longer_than_any_window_can_reach_back() {
+        // A window never starts before now − MAX_CATCH_UP, and a contact is enqueued
+        // after it started: remembering ids longer than that keeps every contact a later
+        // window lists again from being enqueued twice.
+        assert!(REMEMBER_FOR > MAX_CATCH_UP);
+        assert!(REMEMBER_FOR > DEFAULT_LOOKBACK);
+    }
+
+    #[test]
+    fn after_failed_scans_the_window_reaches_back_to_the_last_success_but_never_past_a_day() {
+        let now = DateTime::parse_from_rfc3339("2026-05-12T15:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let scanner = Scanner::new(
+            Arc::new(
+                CxoneClient::new(
+                    crate::cxone::CxoneSettings {
+                        client_id: Some("id".into()),
+                        client_secret: Some("secret".into()),
+                        access_key_id: Some("key".into()),
+                        access_key_secret: Some("key secret".into()),
+                        ..Default::default()
+                    },
+                    Arc::new(crate::metrics::Metrics::new()),
+                )
+                .unwrap(),
+            ),
+            Queue::Memory(crate::queue::memory::MemoryQueue::new()),
+            vec![],
+            RecentContacts::default(),
+        )
+        .with_lookback(Duration::from_secs(600));
+        let interval = Duration::from_secs(900);
+        let w = scanner.next_window(interval, now);
+        assert_eq!(w.from, now - chrono::Duration::minutes(25));
+        *scanner.last_end.lock().unwrap() = Some(now - chrono::Duration::hours(3));
+        let w = scanner.next_window(interval, now);
+        assert_eq!(w.from, now - chrono::Duration::minutes(190));
+        *scanner.last_end.lock().unwrap() = Some(now - chrono::Duration::hours(30));
+        let w = scanner.next_window(interval, now);
+        assert_eq!(w.from, now - chrono::Duration::hours(24));
+        assert_eq!(w.to, now);
     }
 
     #[tokio::test(start_paused = true)]

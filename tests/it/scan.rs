@@ -323,20 +323,21 @@ async fn the_periodic_scan_enqueues_each_contact_once_across_overlapping_windows
         scan::RecentContacts::default(),
     );
 
-    // The first window: one interval back from now.
+    // The first window: one interval back from now, and the lookback further.
     let interval = Duration::from_secs(3600);
+    let lookback = chrono::Duration::from_std(scan::DEFAULT_LOOKBACK).unwrap();
     let w1 = scanner.next_window(interval, window().to);
-    assert_eq!(w1.from, window().from - chrono::Duration::minutes(12));
+    assert_eq!(w1.from, window().from - lookback);
     assert_eq!(w1.to, window().to);
     let first = scanner.scan_once(w1).await.unwrap();
     assert_eq!(first.scanned, 6);
     assert_eq!(first.enqueued, vec![CONTACT_ID, PREQUEUE_ID]);
 
-    // The next window starts 20 % of an interval before the last one ended, so the
-    // same contacts come back; none is enqueued again.
+    // The next window starts the lookback before the last one ended, so the same
+    // contacts come back; none is enqueued again.
     let later: DateTime<Utc> = window().to + chrono::Duration::hours(1);
     let w2 = scanner.next_window(interval, later);
-    assert_eq!(w2.from, window().to - chrono::Duration::minutes(12));
+    assert_eq!(w2.from, window().to - lookback);
     assert_eq!(w2.to, later);
     let second = scanner.scan_once(w2).await.unwrap();
     assert_eq!(second.suspects, 2);
@@ -357,6 +358,139 @@ async fn the_periodic_scan_enqueues_each_contact_once_across_overlapping_windows
         assert_eq!(e.event_id, format!("scan:{id}"));
         assert!(e.occurred_at.is_some());
     }
+    queue.close().await;
+    broker::delete_all(&prefix, &[]).await;
+}
+
+/// A `GET /contacts/completed` that behaves like CXone's over time: it lists a contact
+/// whose start lies in `[startDate, endDate)` and only once the contact is in the
+/// reporting warehouse (ended, then warehoused some minutes later). The periodic scan asks
+/// for windows that end "now", so `endDate` stands for the time of the request.
+struct Warehouse {
+    /// (record, start, listed from).
+    contacts: Vec<(Value, DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl wiremock::Respond for Warehouse {
+    fn respond(&self, r: &wiremock::Request) -> ResponseTemplate {
+        let q = query_of(r);
+        let time = |k: &str| {
+            DateTime::parse_from_rfc3339(param(&q, k).expect("startDate and endDate"))
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let (from, to) = (time("startDate"), time("endDate"));
+        let listed: Vec<&Value> = self
+            .contacts
+            .iter()
+            .filter(|(_, start, listed_from)| from <= *start && *start < to && *listed_from <= to)
+            .map(|(c, _, _)| c)
+            .collect();
+        if listed.is_empty() {
+            return ResponseTemplate::new(204);
+        }
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "totalRecords": listed.len(),
+            "_links": {"self": null, "next": null, "previous": null},
+            "businessUnitId": 4601234,
+            "completedContacts": listed,
+        }))
+    }
+}
+
+#[tokio::test]
+async fn the_periodic_scan_enqueues_once_a_contact_listed_a_round_late_and_one_that_straddles_a_window_boundary()
+ {
+    let stub = CxoneStub::start().await;
+    let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 5, 12, h, m, 0).unwrap();
+    let record = |id: &str, start: DateTime<Utc>, extra: Value| {
+        let mut c = serde_json::json!({"contactId": id, "contactStartDate": start.to_rfc3339(),
+            "mediaTypeId": 4, "isOutbound": false, "skillId": 4412877, "agentId": 0,
+            "agentSeconds": 0, "abandoned": false, "inQueueSeconds": 0});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    // The scan runs every 15 minutes, at 15:00, 15:15, 15:30 and 15:45.
+    let late = "745512890501";
+    let straddling = "745512890502";
+    let on_time = "745512890503";
+    let warehouse = Warehouse {
+        contacts: vec![
+            // Abandoned in queue at 14:54, but in the warehouse only at 15:12: the 15:00
+            // scan cannot see it, the 15:15 one lists it with its 14:50 start.
+            (
+                record(
+                    late,
+                    at(14, 50),
+                    serde_json::json!({"abandoned": true, "inQueueSeconds": 60}),
+                ),
+                at(14, 50),
+                at(15, 12),
+            ),
+            // A 13-minute bot call from 14:52 to 15:05, ended in pre-queue: still going at
+            // 15:00, listed from 15:06 with its start before the 15:00 boundary.
+            (
+                record(
+                    straddling,
+                    at(14, 52),
+                    serde_json::json!({"preQueueSeconds": 780, "totalDurationSeconds": 780}),
+                ),
+                at(14, 52),
+                at(15, 6),
+            ),
+            // A short call at 14:56 listed at 14:59: the first scan sees it.
+            (
+                record(
+                    on_time,
+                    at(14, 56),
+                    serde_json::json!({"inQueueSeconds": 45}),
+                ),
+                at(14, 56),
+                at(14, 59),
+            ),
+        ],
+    };
+    Mock::given(method("GET"))
+        .and(path(stub.api_path("contacts/completed")))
+        .respond_with(warehouse)
+        .mount(&stub.server)
+        .await;
+    let (queue, prefix, _) = rabbit("scan-late").await;
+    let scanner = Scanner::new(
+        Arc::new(stub.client()),
+        queue.clone(),
+        vec![],
+        scan::RecentContacts::default(),
+    );
+    let interval = Duration::from_secs(900);
+
+    let mut enqueued = Vec::new();
+    for (h, m) in [(15, 0), (15, 15), (15, 30), (15, 45)] {
+        let w = scanner.next_window(interval, at(h, m));
+        let round = scanner.scan_once(w).await.unwrap();
+        enqueued.push(round.enqueued);
+    }
+    assert_eq!(
+        enqueued,
+        vec![
+            vec![on_time.to_string()],
+            vec![late.to_string(), straddling.to_string()],
+            vec![],
+            vec![],
+        ],
+        "each contact is enqueued by the first round that CXone lists it to, and only then"
+    );
+    let jobs = broker::drain(&format!("{prefix}.jobs")).await;
+    assert_eq!(
+        event_ids(&jobs),
+        vec![
+            format!("scan:{late}"),
+            format!("scan:{straddling}"),
+            format!("scan:{on_time}"),
+        ]
+    );
     queue.close().await;
     broker::delete_all(&prefix, &[]).await;
 }
