@@ -704,26 +704,48 @@ impl Scanner {
     }
 }
 
-/// The `scan` command's closing line: contacts scanned, suspects, verdicts by code.
+/// True when the diagnosis found that an agent took the contact after all (HD401): the
+/// suspect was not a failed handover. The worker drops such scan events; the `scan`
+/// command leaves them out of its list and only counts them in the summary.
+pub fn handled_after_all(d: &Diagnosis) -> bool {
+    d.verdict.code == Code::Hd401
+}
+
+/// The `scan` command's closing line: contacts scanned, suspected failures (the
+/// diagnoses but those [`handled_after_all`]), their verdicts by code, then how many
+/// suspects an agent took after all, when any.
 pub fn summary(window: Window, scanned: usize, diagnoses: &[Diagnosis]) -> String {
     let mut by_code: BTreeMap<Code, usize> = BTreeMap::new();
+    let mut handled = 0;
     for d in diagnoses {
-        *by_code.entry(d.verdict.code).or_default() += 1;
+        if handled_after_all(d) {
+            handled += 1;
+        } else {
+            *by_code.entry(d.verdict.code).or_default() += 1;
+        }
     }
+    let failures: usize = by_code.values().sum();
     let codes = by_code
         .iter()
         .map(|(c, n)| format!("{c} ×{n}"))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "scanned {scanned} voice contact{} completed {window}: {} suspected failed handover{}{}",
+        "scanned {scanned} voice contact{} completed {window}: {failures} suspected failed handover{}{}{}",
         if scanned == 1 { "" } else { "s" },
-        diagnoses.len(),
-        if diagnoses.len() == 1 { "" } else { "s" },
+        if failures == 1 { "" } else { "s" },
         if codes.is_empty() {
             String::new()
         } else {
             format!(" ({codes})")
+        },
+        if handled == 0 {
+            String::new()
+        } else {
+            format!(
+                "; {handled} handled by an agent after all ({})",
+                Code::Hd401
+            )
         }
     )
 }

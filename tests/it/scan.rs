@@ -763,3 +763,47 @@ async fn the_scan_command_lists_each_suspect_with_its_verdict_and_fix_then_a_sum
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 suspected failed handovers"));
 }
+
+#[tokio::test]
+async fn the_scan_command_leaves_contacts_an_agent_took_after_all_out_of_the_failures() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let handled = "745512890377";
+    stub.respond(
+        "contacts/completed",
+        200,
+        scan_fixture(&stub, "completed_handled_late"),
+    )
+    .await;
+    stub.contact(handled, 200, scan_fixture(&stub, "contact_handled_late"))
+        .await;
+    let window = [
+        "--from",
+        "2026-05-12T14:00:00Z",
+        "--to",
+        "2026-05-12T15:00:00Z",
+    ];
+    let expected_summary = "scanned 2 voice contacts completed 2026-05-12T14:00:00Z – 2026-05-12T15:00:00Z: 1 suspected failed handover (HD304 ×1); 1 handled by an agent after all (HD401)";
+
+    let out = run_scan(&stub, &window).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with(&format!("{CONTACT_ID}  ")), "{stdout}");
+    assert!(!stdout.contains(handled), "{stdout}");
+    assert!(!stdout.contains("HD401 "), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some(expected_summary), "{stdout}");
+
+    let mut json_args = window.to_vec();
+    json_args.extend(["--format", "json"]);
+    let out = run_scan(&stub, &json_args).await;
+    assert!(out.status.success());
+    let diagnoses: Vec<Diagnosis> = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    let ids: Vec<&str> = diagnoses.iter().map(|d| d.event_id.as_str()).collect();
+    assert_eq!(ids, [format!("scan:{CONTACT_ID}")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().any(|l| l == expected_summary), "{stderr}");
+}
