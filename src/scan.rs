@@ -275,10 +275,13 @@ pub enum Skip {
 ///    `agentSeconds` is absent `agentId` is 0 or absent too (an agent id with zero agent
 ///    seconds is an offer that was refused or missed: still a suspect), else
 ///    [`Skip::ReachedAgent`];
-/// 5. then: `abandoned` → [`Suspicion::AbandonedInQueue`]; `inQueueSeconds` > 0 →
+/// 5. then: `abandoned` with queue time (`inQueueSeconds` > 0 or absent) →
+///    [`Suspicion::AbandonedInQueue`]; `inQueueSeconds` > 0 →
 ///    [`Suspicion::NotAnsweredInQueue`]; `preQueueSeconds` (or, when absent,
 ///    `totalDurationSeconds`) at least [`PREQUEUE_MIN_SECS`] →
-///    [`Suspicion::EndedInPreQueue`]; else [`Skip::TooShort`].
+///    [`Suspicion::EndedInPreQueue`]; else [`Skip::TooShort`]. (A caller who hangs up in
+///    the first seconds of pre-queue may be flagged `abandoned` too: with no queue time,
+///    the pre-queue rule decides.)
 pub fn classify(c: &Contact) -> Result<Suspicion, Skip> {
     if c.contact_id.is_none() {
         return Err(Skip::NoContactId);
@@ -299,7 +302,7 @@ pub fn classify(c: &Contact) -> Result<Suspicion, Skip> {
     if reached_agent {
         return Err(Skip::ReachedAgent);
     }
-    if c.abandoned == Some(true) {
+    if c.abandoned == Some(true) && !c.in_queue_seconds.is_some_and(|s| s <= 0.0) {
         return Ok(Suspicion::AbandonedInQueue);
     }
     if c.in_queue_seconds.is_some_and(|s| s > 0.0) {
@@ -874,6 +877,20 @@ mod tests {
         assert_eq!(with(json!({"isOutbound": true})), Err(Skip::Outbound));
         assert_eq!(with(json!({"mediaTypeId": 3})), Err(Skip::NotVoice));
         assert_eq!(with(json!({"preQueueSeconds": 8})), Err(Skip::TooShort));
+        // Abandoned without queue time: the caller left during the bot, and the pre-queue
+        // rule decides (a hang-up in the first seconds is no handover).
+        assert_eq!(
+            with(json!({"abandoned": true, "preQueueSeconds": 4})),
+            Err(Skip::TooShort)
+        );
+        assert_eq!(
+            with(json!({"abandoned": true})),
+            Ok(Suspicion::EndedInPreQueue)
+        );
+        assert_eq!(
+            with(json!({"abandoned": true, "inQueueSeconds": null})),
+            Ok(Suspicion::AbandonedInQueue)
+        );
         assert_eq!(with(json!({"contactId": 0})), Err(Skip::NoContactId));
     }
 
