@@ -263,6 +263,11 @@ async fn scan(settings: Settings, args: ScanArgs) -> Result<(), CommandError> {
     } else {
         None
     };
+    if args.enqueue
+        && let Some(note) = scan::enqueue_window_note(window, settings.notify.dedup_ttl)
+    {
+        eprintln!("{note}");
+    }
 
     // Progress only for a person watching: never in pipes, logs or tests.
     let tty = std::io::stderr().is_terminal();

@@ -543,6 +543,22 @@ pub async fn enqueue(queue: &Queue, s: &Suspect) -> Result<(), QueueError> {
         .await
 }
 
+/// What `scan --enqueue` says before enqueueing a window longer than the notifier's
+/// de-duplication (`NOTIFY_DEDUP_TTL_SECS`): a contact announced before that (by the
+/// periodic scan, or by webhook to a worker process other than the one that takes the
+/// scan event) is no longer remembered by the notifier, and may be announced again.
+/// `None` for a window within it.
+pub fn enqueue_window_note(window: Window, dedup_ttl: Duration) -> Option<String> {
+    let ttl = chrono::Duration::from_std(dedup_ttl).unwrap_or(chrono::Duration::MAX);
+    (window.length() > ttl).then(|| {
+        format!(
+            "note: this window ({} min) is longer than NOTIFY_DEDUP_TTL_SECS ({} s): a contact announced before that may be announced again",
+            window.length().num_minutes(),
+            dedup_ttl.as_secs()
+        )
+    })
+}
+
 /// Contact ids seen recently, each forgotten [`REMEMBER_FOR`] (or the given time) after it
 /// was last noted. Cheap to clone: clones share the set. Time is tokio's, so tests can
 /// pause it.

@@ -815,3 +815,71 @@ async fn the_scan_command_leaves_contacts_an_agent_took_after_all_out_of_the_fai
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.lines().any(|l| l == expected_summary), "{stderr}");
 }
+
+#[tokio::test]
+async fn scan_enqueue_publishes_each_suspect_as_a_scan_event_and_warns_past_the_dedup_window() {
+    use crate::support::broker::AMQP_URL;
+    let stub = scan_stub().await;
+    let prefix = broker::unique_prefix("scan-cli-enqueue");
+    let run = |args: Vec<&'static str>| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_handover-doctor"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("SCAN_SKILLS")
+            .env_remove("NOTIFY_DEDUP_TTL_SECS")
+            .env("RUST_LOG", "warn")
+            .env("AMQP_URL", AMQP_URL)
+            .env("QUEUE_PREFIX", &prefix)
+            .envs(stub.env_vars())
+            .arg("scan")
+            .args(["--skill", SKILL_ID, "--enqueue"])
+            .args(args);
+        cmd.output()
+    };
+
+    // An hour: within the notifier's de-duplication (NOTIFY_DEDUP_TTL_SECS=3600).
+    let out = run(vec![
+        "--from",
+        "2026-05-12T14:00:00Z",
+        "--to",
+        "2026-05-12T15:00:00Z",
+    ])
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.trim_end(),
+        format!(
+            "scanned 6 voice contact(s) completed 2026-05-12T14:00:00Z – 2026-05-12T15:00:00Z: enqueued 2 suspected failed handover(s) to {prefix}.jobs as scan:<contactId> events"
+        )
+    );
+    assert!(!stderr.contains("NOTIFY_DEDUP_TTL_SECS"), "{stderr}");
+    let jobs = broker::drain(&format!("{prefix}.jobs")).await;
+    assert_eq!(
+        event_ids(&jobs),
+        vec![format!("scan:{CONTACT_ID}"), format!("scan:{PREQUEUE_ID}")]
+    );
+    for body in &jobs {
+        let e = HandoverEvent::from_json(body).unwrap();
+        assert!(scan::is_scan_event(&e));
+        assert_eq!(e.event_id, format!("scan:{}", e.real_contact_id().unwrap()));
+    }
+    // Nothing was diagnosed here: that is the workers' job.
+    assert_eq!(
+        stub.api_requests(&format!("contacts/{CONTACT_ID}")).await,
+        0
+    );
+
+    // A day: longer than the de-duplication; the operator is told.
+    let out = run(vec!["--since", "24h"]).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .contains("note: this window (1440 min) is longer than NOTIFY_DEDUP_TTL_SECS (3600 s)"),
+        "{stderr}"
+    );
+    assert_eq!(broker::drain(&format!("{prefix}.jobs")).await.len(), 2);
+    broker::delete_all(&prefix, &[]).await;
+}
