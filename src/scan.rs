@@ -14,7 +14,9 @@
 //! * diagnosing suspects with bounded concurrency ([`diagnose_suspects`]) and the text
 //!   and summary output of the `scan` command;
 //! * the scan event ([`scan_event`], `eventId` = `scan:<contactId>`) that `--enqueue` and
-//!   the periodic [`Scanner`] publish to `P.jobs`;
+//!   the periodic [`Scanner`] publish to `P.jobs`; each periodic window starts
+//!   `SCAN_LOOKBACK_SECS` ([`DEFAULT_LOOKBACK`]) before the previous one ended, because
+//!   CXone lists a contact by its start and only once it is warehoused;
 //! * [`RecentContacts`], the in-process memory of contact ids that keeps a contact from
 //!   being enqueued twice by overlapping windows, and from being announced again when the
 //!   bot did report it by webhook.
