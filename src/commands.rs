@@ -243,8 +243,10 @@ async fn diagnose(settings: Settings, args: DiagnoseArgs) -> Result<(), CommandE
 /// `scan`: page through CXone's completed voice contacts in the window, keep the
 /// suspected failed handovers (`scan::classify`), then print each diagnosis (text: one
 /// entry per suspect and a summary line; json: one JSON array of Diagnosis objects on
-/// standard output, the summary on standard error) or, with `--enqueue`, publish each as
-/// a `scan:<contactId>` event to `P.jobs` for the workers and the notifier.
+/// standard output, the summary on standard error; a suspect an agent took after all,
+/// HD401, is left out of both and only counted in the summary) or, with `--enqueue`,
+/// publish each as a `scan:<contactId>` event to `P.jobs` for the workers and the
+/// notifier (which drop HD401 the same way).
 async fn scan(settings: Settings, args: ScanArgs) -> Result<(), CommandError> {
     use crate::scan;
     use indicatif::{ProgressBar, ProgressStyle};
@@ -276,6 +278,11 @@ async fn scan(settings: Settings, args: ScanArgs) -> Result<(), CommandError> {
     } else {
         None
     };
+    if args.enqueue
+        && let Some(note) = scan::enqueue_window_note(window, settings.notify.dedup_ttl)
+    {
+        eprintln!("{note}");
+    }
 
     // Progress only for a person watching: never in pipes, logs or tests.
     let tty = std::io::stderr().is_terminal();
@@ -336,16 +343,24 @@ async fn scan(settings: Settings, args: ScanArgs) -> Result<(), CommandError> {
     .await;
     bar.finish_and_clear();
     let summary = scan::summary(window, found.scanned, &diagnoses);
+    // A suspect an agent took after all (HD401) is no failure: counted in the summary only.
+    let failures: Vec<(&scan::Suspect, &crate::diagnosis::Diagnosis)> = found
+        .suspects
+        .iter()
+        .zip(&diagnoses)
+        .filter(|(_, d)| !scan::handled_after_all(d))
+        .collect();
     match args.format {
         crate::cli::Format::Json => {
+            let list: Vec<_> = failures.iter().map(|(_, d)| *d).collect();
             println!(
                 "{}",
-                serde_json::to_string_pretty(&diagnoses).expect("a diagnosis always serialises")
+                serde_json::to_string_pretty(&list).expect("a diagnosis always serialises")
             );
             eprintln!("{summary}");
         }
         crate::cli::Format::Text => {
-            for (s, d) in found.suspects.iter().zip(&diagnoses) {
+            for (s, d) in failures {
                 println!("{}", scan::render_suspect(s, d));
             }
             println!("{summary}");

@@ -206,6 +206,9 @@ pub struct WorkerSettings {
     pub scan_interval: Option<Duration>,
     /// `SCAN_SKILLS`.
     pub scan_skills: Vec<String>,
+    /// `SCAN_LOOKBACK_SECS` (default [`crate::scan::DEFAULT_LOOKBACK`]): how far before the
+    /// last periodic window's end the next one starts.
+    pub scan_lookback: Duration,
 }
 
 /// Every setting.
@@ -359,6 +362,7 @@ impl Settings {
             )?))
             .filter(|d| !d.is_zero()),
             scan_skills: env.list("SCAN_SKILLS"),
+            scan_lookback: crate::scan::lookback_from_env(&env)?,
         };
         let log_format = match env.get("LOG_FORMAT").as_deref() {
             None => None,

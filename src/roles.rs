@@ -76,7 +76,8 @@ pub async fn start(
                         queue.clone(),
                         settings.worker.scan_skills.clone(),
                         worker.reported_contacts(),
-                    );
+                    )
+                    .with_lookback(settings.worker.scan_lookback);
                     tasks.spawn(scanner.run(interval, cancel.child_token()));
                 }
                 None => tracing::warn!(
