@@ -362,13 +362,16 @@ async fn dead_letters(settings: Settings, requeue: bool) -> Result<(), CommandEr
     let queue = connected_queue(&settings).await?;
     let result = async {
         if requeue {
-            let n = queue
+            let moved = queue
                 .requeue_dead()
                 .await
                 .map_err(|e| CommandError::Failed(e.to_string()))?;
+            let p = &settings.queue.prefix;
             println!(
-                "moved {n} dead letter(s) back to {}.jobs",
-                settings.queue.prefix
+                "moved {} dead letter(s) back to the queue each died in: {} to {p}.jobs, {} to {p}.reports",
+                moved.total(),
+                moved.jobs,
+                moved.reports
             );
         } else {
             let dead = queue
@@ -385,15 +388,17 @@ async fn dead_letters(settings: Settings, requeue: bool) -> Result<(), CommandEr
                         .map(|e| e.conversation_id)
                 });
                 println!(
-                    "{}\tconversation={}\treason={}",
+                    "{}\tconversation={}\tqueue={}.{}\treason={}",
                     d.event_id,
                     conversation.as_deref().unwrap_or("?"),
+                    settings.queue.prefix,
+                    d.origin.suffix(),
                     d.reason
                 );
             }
             if !dead.is_empty() {
                 println!(
-                    "{} dead letter(s); `dead-letters --requeue` moves them back to the jobs queue",
+                    "{} dead letter(s); `dead-letters --requeue` moves each back to the queue it died in",
                     dead.len()
                 );
             }

@@ -5,10 +5,12 @@
 //! * diagnosed → report published → ack;
 //! * CXone unreachable for a transient reason (no token, or a read that failed through
 //!   all its retries while the verdict could still change) → a copy goes to a delay
-//!   queue (`RETRY_DELAYS_SECS`) with its attempt count, then ack; after the last delay
+//!   queue (`RETRY_DELAYS_SECS`) with its retry count, then ack; after the last delay
 //!   it is diagnosed with what is known (HD503 says CXone kept failing);
 //! * CXone's data still pending (HD402, or not found yet) and the verdict could still
-//!   change → re-checked later (`RECHECK_DELAYS_SECS`), then diagnosed with what is known;
+//!   change → re-checked later (`RECHECK_DELAYS_SECS`) with its re-check count, then
+//!   diagnosed with what is known. Retries and re-checks count apart: a retry does not
+//!   shift the re-check schedule, and re-checks do not use up the retries;
 //!   a bot-side cause that is already certain is reported at once;
 //! * undecodable → `P.dead` with the reason, then ack;
 //! * the report cannot be published (broker trouble) → the job is given back and comes
@@ -147,7 +149,8 @@ impl Worker {
     /// Handles one delivery completely: after this returns it is settled.
     pub async fn process(&self, delivery: Delivery) -> Outcome {
         let span = tracing::info_span!("job", event_id = %delivery.id, attempt = delivery.attempt,
-            conversation_id = tracing::field::Empty, contact_id = tracing::field::Empty);
+            rechecks = delivery.rechecks, conversation_id = tracing::field::Empty,
+            contact_id = tracing::field::Empty);
         self.process_inner(delivery).instrument(span).await
     }
 
@@ -208,7 +211,7 @@ impl Worker {
         {
             tracing::warn!(detail = %problem.detail, what = %problem.what, ?delay, "CXone unavailable; the job will be retried");
             let reason = format!("CXone unavailable: {}", problem.detail);
-            return match self.later(&delivery, delay, reason).await {
+            return match self.later(&delivery, Later::Retry, delay, reason).await {
                 true => {
                     self.metrics.job("retried");
                     delivery.ack().await;
@@ -238,12 +241,12 @@ impl Worker {
             && let Some(delay) = self
                 .settings
                 .recheck_delays
-                .get(delivery.attempt as usize)
+                .get(delivery.rechecks as usize)
                 .copied()
         {
             tracing::info!(verdict = %diagnosis.verdict.code, ?delay, "CXone data pending; re-checking later");
             let reason = format!("re-check: {}", diagnosis.verdict.name);
-            return match self.later(&delivery, delay, reason).await {
+            return match self.later(&delivery, Later::Recheck, delay, reason).await {
                 true => {
                     self.metrics.job("rechecked");
                     delivery.ack().await;
@@ -256,9 +259,8 @@ impl Worker {
         let report = OutMessage {
             id: diagnosis.event_id.clone(),
             body: serde_json::to_vec(&diagnosis).expect("a diagnosis always serialises"),
-            attempt: 0,
-            reason: None,
             conversation_id: Some(diagnosis.conversation_id.clone()),
+            ..OutMessage::default()
         };
         if !self.publish_with_retries(Target::Reports, report).await {
             return self.requeue(delivery).await;
@@ -295,14 +297,21 @@ impl Worker {
         ))
     }
 
-    /// Publishes a copy of the job to the delay queue for `delay`.
-    async fn later(&self, d: &Delivery, delay: Duration, reason: String) -> bool {
+    /// Publishes a copy of the job to the delay queue for `delay`, counting one more
+    /// retry or re-check.
+    async fn later(&self, d: &Delivery, why: Later, delay: Duration, reason: String) -> bool {
+        let (attempt, rechecks) = match why {
+            Later::Retry => (d.attempt + 1, d.rechecks),
+            Later::Recheck => (d.attempt, d.rechecks + 1),
+        };
         let msg = OutMessage {
             id: d.id.clone(),
             body: d.body.clone(),
-            attempt: d.attempt + 1,
+            attempt,
+            rechecks,
             reason: Some(reason),
             conversation_id: d.conversation_id.clone(),
+            origin: None,
         };
         self.publish_with_retries(Target::Retry(delay), msg).await
     }
@@ -337,8 +346,10 @@ impl Worker {
             id: d.id.clone(),
             body: d.body.clone(),
             attempt: d.attempt,
+            rechecks: d.rechecks,
             reason: Some(reason.clone()),
             conversation_id: d.conversation_id.clone(),
+            origin: Some(Source::Jobs),
         };
         if self.publish_with_retries(Target::Dead, msg).await {
             d.ack().await;
@@ -348,6 +359,15 @@ impl Worker {
         }
         Outcome::DeadLettered(reason)
     }
+}
+
+/// Why a job goes to a delay queue; each has its own counter and schedule.
+#[derive(Clone, Copy)]
+enum Later {
+    /// A transient failure: `RETRY_DELAYS_SECS`.
+    Retry,
+    /// CXone's data pending: `RECHECK_DELAYS_SECS`.
+    Recheck,
 }
 
 /// The first transient CXone failure of a gathering: no token or API endpoint, or one
