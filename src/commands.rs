@@ -209,7 +209,10 @@ async fn diagnose(settings: Settings, args: DiagnoseArgs) -> Result<(), CommandE
         required_context_keys: settings.worker.required_context_keys.clone(),
         now: chrono::Utc::now(),
     };
-    let mut d = crate::diagnosis::diagnose(&evidence);
+    // Masked like every notification (CONTRACT.md section 8): this output is pasted
+    // into tickets and chats, and the operator who needs the number has the payload.
+    let mut d =
+        crate::notify::mask::mask_diagnosis(&crate::diagnosis::diagnose(&evidence), &evidence);
     if let Some(c) = args.conversation_id {
         d.conversation_id = c;
     }
@@ -320,6 +323,19 @@ async fn scan(settings: Settings, args: ScanArgs) -> Result<(), CommandError> {
     )
     .await;
     bar.finish_and_clear();
+    // Masked like `diagnose`, with the caller number each suspect's record carries.
+    let diagnoses: Vec<_> = found
+        .suspects
+        .iter()
+        .zip(&diagnoses)
+        .map(|(s, d)| {
+            let mut m = crate::notify::mask::Masker::for_diagnoses([d]);
+            if let Some(n) = &s.contact.from_address {
+                m.learn_caller_value(n);
+            }
+            m.diagnosis(d)
+        })
+        .collect();
     let summary = scan::summary(window, found.scanned, &diagnoses);
     match args.format {
         crate::cli::Format::Json => {

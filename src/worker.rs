@@ -24,6 +24,11 @@
 //! contact the bot reported is acked without a report ([`Outcome::Dismissed`]), and so is
 //! one whose contact an agent took after all (HD401: not a failure).
 //!
+//! Caller numbers: the Diagnosis is masked before it is published
+//! ([`crate::notify::mask::mask_diagnosis`]), with the numbers only the worker knows (the
+//! event's numeric `userId`, the CXone contact's `fromAddress`), so no report in
+//! `P.reports`, message or log line carries a full number.
+//!
 //! [`Worker::process`] handles one delivery, so tests drive the worker step by step.
 
 use std::sync::Arc;
@@ -40,6 +45,7 @@ use crate::diagnosis::evidence::{CxoneEvidence, CxoneProblem, Evidence, Lookup, 
 use crate::diagnosis::{self, Code, Diagnosis};
 use crate::event::HandoverEvent;
 use crate::metrics::Metrics;
+use crate::notify::mask::Masker;
 use crate::queue::{Delivery, OutMessage, Queue, Source, Target};
 use crate::scan::{RecentContacts, is_scan_event};
 
@@ -195,7 +201,12 @@ impl Worker {
             required_context_keys: self.settings.required_context_keys.clone(),
             now: chrono::Utc::now(),
         };
-        let mut diagnosis = diagnosis::diagnose(&evidence);
+        let diagnosis = diagnosis::diagnose(&evidence);
+        // Masked here, where the caller numbers are known: the rules echo the flow's free
+        // text (codeError, sipReason) and no rule keeps the number under a key the
+        // notifier could learn it from. What leaves this function is masked.
+        let masker = Masker::for_evidence(&diagnosis, &evidence);
+        let mut diagnosis = masker.diagnosis(&diagnosis);
 
         // CXone failing for a transient reason — no token at all, or one of the reads
         // (the contact, say) through all its retries — is worth another try later, unless
@@ -209,8 +220,9 @@ impl Worker {
                 .get(delivery.attempt as usize)
                 .copied()
         {
-            tracing::warn!(detail = %problem.detail, what = %problem.what, ?delay, "CXone unavailable; the job will be retried");
-            let reason = format!("CXone unavailable: {}", problem.detail);
+            let detail = masker.text(&problem.detail);
+            tracing::warn!(%detail, what = %problem.what, ?delay, "CXone unavailable; the job will be retried");
+            let reason = format!("CXone unavailable: {detail}");
             return match self.later(&delivery, Later::Retry, delay, reason).await {
                 true => {
                     self.metrics.job("retried");

@@ -632,3 +632,163 @@ async fn of_two_notifiers_only_one_is_active_and_the_standby_takes_over() {
     assert!(msgs[0].to_string().contains("c-7"), "{}", msgs[0]);
     standby.stop().await;
 }
+
+/// The caller's number as the CXone stub's contact has it (`fromAddress`).
+const CXONE_CALLER: &str = "4155550123";
+/// Another caller number, only in the event (`userId`).
+const USER_ID_CALLER: &str = "4155550199";
+
+/// A failed transfer whose flow echoes both caller numbers in its free text: the
+/// event's numeric `userId`, and the CXone contact's `fromAddress` that only the worker
+/// reads. No rule keeps either under a key of its own.
+fn event_echoing_caller_numbers() -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&fixture("vg-dial-488")).unwrap();
+    v["eventId"] = Value::String(format!("mask:{}", uuid::Uuid::new_v4()));
+    v["userId"] = Value::String(USER_ID_CALLER.into());
+    v["handover"]["codeError"] =
+        Value::String(format!("Error: dial out to {CXONE_CALLER} refused for user {USER_ID_CALLER}"));
+    v["voice"]["sipReason"] = Value::String(format!("Not Acceptable Here (from {CXONE_CALLER})"));
+    serde_json::to_vec(&v).unwrap()
+}
+
+fn assert_masked(what: &str, text: &str) {
+    for raw in [CXONE_CALLER, USER_ID_CALLER] {
+        assert!(!text.contains(raw), "{what} carries the caller number {raw}: {text}");
+    }
+}
+
+/// Reads the first message of `queue` and leaves it there (a consumer, since quorum
+/// queues with a single active consumer refuse `basic.get`).
+async fn peek(queue: &str) -> Vec<u8> {
+    use futures_util::StreamExt;
+    use lapin::options::{BasicConsumeOptions, BasicNackOptions};
+    let conn = broker::connect().await;
+    let ch = conn.create_channel().await.unwrap();
+    let mut consumer = ch
+        .basic_consume(
+            queue.into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(10), consumer.next())
+        .await
+        .expect("a message")
+        .unwrap()
+        .unwrap();
+    d.acker
+        .nack(BasicNackOptions {
+            requeue: true,
+            multiple: false,
+        })
+        .await
+        .unwrap();
+    let _ = conn.close(200, "peeked".into()).await;
+    d.data
+}
+
+#[tokio::test]
+async fn caller_numbers_are_masked_in_the_queued_report_and_in_slack_and_teams() {
+    let (slack, teams, cxone) = (slack().await, teams().await, CxoneStub::start().await);
+    cxone.mount_story().await;
+    let (settings, prefix) = base("mask", Some(&slack), Some(&teams), &[]);
+    let front = app::spawn_with(settings.clone(), prefix.clone(), Role::Receiver, true).await;
+    let mut ws = settings.clone();
+    ws.cxone = cxone.settings();
+    let worker = app::spawn_with(ws, prefix.clone(), Role::Worker, true).await;
+    assert_eq!(post(&front, event_echoing_caller_numbers()).await, 202);
+
+    // The report waits in P.reports (no notifier yet): already masked there.
+    let reports = format!("{prefix}.reports");
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while broker::count(&reports).await == 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the worker publishes the report");
+    let report = String::from_utf8(peek(&reports).await).unwrap();
+    assert_masked("the queued report", &report);
+    assert!(report.contains("•••0123") && report.contains("•••0199"), "{report}");
+    assert!(
+        cxone
+            .api_requests(&format!("contacts/{}", crate::support::cxone_stub::CONTACT_ID))
+            .await
+            >= 1,
+        "the worker read the contact's fromAddress"
+    );
+
+    let notifier = app::spawn_with(settings, prefix.clone(), Role::Notifier, true).await;
+    let to_slack = received(&slack, 1, Duration::from_secs(20)).await;
+    let to_teams = received(&teams, 1, Duration::from_secs(20)).await;
+    for m in to_slack.iter().chain(&to_teams) {
+        let text = m.to_string();
+        assert!(text.contains("HD108"), "{text}");
+        assert_masked("a message", &text);
+        assert!(text.contains("•••0123"), "the last four digits stay: {text}");
+    }
+    notifier.shutdown.cancel();
+    worker.shutdown.cancel();
+    front.stop().await;
+}
+
+#[tokio::test]
+async fn serve_with_the_stdout_notifier_prints_and_logs_no_caller_number() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let cxone = CxoneStub::start().await;
+    cxone.mount_story().await;
+    let prefix = broker::unique_prefix("mask-stdout");
+    let payload = std::env::temp_dir().join(format!("{prefix}.json"));
+    std::fs::write(&payload, event_echoing_caller_numbers()).unwrap();
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_handover-doctor"))
+        .arg("serve")
+        .arg("--replay")
+        .arg(&payload)
+        .env("AMQP_URL", broker::AMQP_URL)
+        .env("QUEUE_PREFIX", &prefix)
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("WEBHOOK_API_KEYS", KEY)
+        .env("NOTIFY_GROUP_WAIT_SECS", "0")
+        .env("RETRY_DELAYS_SECS", "1")
+        .env("RECHECK_DELAYS_SECS", "1")
+        .env("LOG_FORMAT", "json")
+        // Every log line the service writes, not just the default info ones.
+        .env("RUST_LOG", "handover_doctor=trace")
+        .envs(cxone.env_vars())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Read the logs as they come, so the pipe never fills.
+    let mut stderr = serve.stderr.take().unwrap();
+    let logs = tokio::spawn(async move {
+        let mut all = String::new();
+        let _ = stderr.read_to_string(&mut all).await;
+        all
+    });
+    let mut stdout = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(l) = stdout.next_line().await.unwrap() {
+            if l.contains(r#""channel":"stdout""#) {
+                return l;
+            }
+        }
+        panic!("serve ended without a notification");
+    })
+    .await
+    .expect("a notification on standard output within 30 s");
+    serve.start_kill().unwrap();
+    serve.wait().await.unwrap();
+    let logs = logs.await.unwrap();
+    let _ = std::fs::remove_file(&payload);
+    broker::delete_all(&prefix, &[1]).await;
+
+    assert!(line.contains("HD108"), "{line}");
+    assert_masked("the stdout line", &line);
+    assert!(line.contains("•••0123") && line.contains("•••0199"), "{line}");
+    assert!(logs.contains("diagnosed"), "the worker's log lines were captured: {logs}");
+    assert_masked("the log", &logs);
+}
