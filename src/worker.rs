@@ -4,14 +4,14 @@
 //! What happens to a job:
 //! * diagnosed → report published → ack;
 //! * CXone unreachable for a transient reason (no token, or a read that failed through
-//!   all its retries while the verdict could still change) → a copy goes to a delay
+//!   all its retries) while the verdict could still change → a copy goes to a delay
 //!   queue (`RETRY_DELAYS_SECS`) with its retry count, then ack; after the last delay
 //!   it is diagnosed with what is known (HD503 says CXone kept failing);
 //! * CXone's data still pending (HD402, or not found yet) and the verdict could still
 //!   change → re-checked later (`RECHECK_DELAYS_SECS`) with its re-check count, then
 //!   diagnosed with what is known. Retries and re-checks count apart: a retry does not
 //!   shift the re-check schedule, and re-checks do not use up the retries;
-//!   a bot-side cause that is already certain is reported at once;
+//! * a bot-side cause that is already certain is reported at once, whatever CXone says;
 //! * undecodable → `P.dead` with the reason, then ack;
 //! * the report cannot be published (broker trouble) → the job is given back and comes
 //!   again; a job that keeps failing or crashing its worker is dead-lettered by the
@@ -210,10 +210,13 @@ impl Worker {
 
         // CXone failing for a transient reason — no token at all, or one of the reads
         // (the contact, say) through all its retries — is worth another try later, unless
-        // the payload already proves a bot-side cause that no CXone data could change.
+        // the payload already proves a bot-side cause (a signal refused with 403, say).
+        // Then the report goes out now, saying CXone could not be checked (HD503): a
+        // later read could at most show that an agent took the contact after all (HD401),
+        // and the refused signal would still be a fault to fix, while an outage of unknown
+        // length would hold a certain cause back.
         if let Some(problem) = unavailable
-            && (matches!(evidence.cxone, CxoneEvidence::Unreachable(_))
-                || !bot_side_cause_is_certain(&diagnosis))
+            && !bot_side_cause_is_certain(&diagnosis)
             && let Some(delay) = self
                 .settings
                 .retry_delays

@@ -314,6 +314,32 @@ async fn a_contact_read_that_keeps_failing_ends_in_a_report_that_says_so() {
     stop(app).await;
 }
 
+#[tokio::test]
+async fn a_certain_bot_side_cause_is_notified_at_once_when_cxone_cannot_issue_a_token() {
+    let (cxone, slack) = (CxoneStub::start().await, slack().await);
+    cxone.mount_story().await;
+    // Every token request fails: CXone is unreachable for as long as this test runs.
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(500))
+        .with_priority(1)
+        .mount(&cxone.server)
+        .await;
+    let app = spawn("certain-token", &cxone, &slack).await;
+    post(&app, fresh_event("signal-forbidden")).await;
+
+    let msg = the_only_message(&app, &slack).await.to_string();
+    assert!(msg.contains("HD104"), "the refused signal: {msg}");
+    assert!(msg.contains("HD503"), "and that CXone was not checked: {msg}");
+    assert_eq!(
+        jobs(&app, "retried"),
+        0,
+        "a certain cause waits for no token"
+    );
+    assert_eq!(jobs(&app, "diagnosed"), 1);
+    stop(app).await;
+}
+
 /// What the CXone stub answers for the contact in one step of a schedule.
 #[derive(Clone, Copy, Debug)]
 enum Cxone {
