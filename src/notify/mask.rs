@@ -689,7 +689,9 @@ mod tests {
             let raw = serde_json::to_string(&d).unwrap();
             assert!(raw.contains("4155550123"), "the rules echo it: {raw}");
             assert!(
-                Masker::for_diagnoses([&d]).text(&raw).contains("4155550123"),
+                Masker::for_diagnoses([&d])
+                    .text(&raw)
+                    .contains("4155550123"),
                 "the diagnosis alone does not tell the number"
             );
             let masked = serde_json::to_string(&mask_diagnosis(&d, &ev)).unwrap();

@@ -671,20 +671,36 @@ mod tests {
     #[test]
     fn a_job_that_died_of_the_delivery_limit_after_a_delay_queue_is_listed_so() {
         let p = props(&[
-            (H_REASON, AMQPValue::LongString("re-check: data-pending".into())),
+            (
+                H_REASON,
+                AMQPValue::LongString("re-check: data-pending".into()),
+            ),
             (
                 "x-death",
                 AMQPValue::FieldArray(
-                    vec![death("p.jobs", "delivery_limit"), death("p.retry.10s", "expired")]
-                        .into(),
+                    vec![
+                        death("p.jobs", "delivery_limit"),
+                        death("p.retry.10s", "expired"),
+                    ]
+                    .into(),
                 ),
             ),
-            ("x-first-death-queue", AMQPValue::LongString("p.retry.10s".into())),
-            ("x-first-death-reason", AMQPValue::LongString("expired".into())),
+            (
+                "x-first-death-queue",
+                AMQPValue::LongString("p.retry.10s".into()),
+            ),
+            (
+                "x-first-death-reason",
+                AMQPValue::LongString("expired".into()),
+            ),
         ]);
         let d = dead_letter(&p, b"{}".to_vec(), &topology());
         assert_eq!(d.origin, Source::Jobs);
-        assert!(d.reason.starts_with("delivery limit reached"), "{}", d.reason);
+        assert!(
+            d.reason.starts_with("delivery limit reached"),
+            "{}",
+            d.reason
+        );
     }
 
     #[test]
@@ -707,7 +723,11 @@ mod tests {
             origin: Some(Source::Reports),
             ..OutMessage::default()
         };
-        let d = dead_letter(&properties(&msg, &topology()), msg.body.clone(), &topology());
+        let d = dead_letter(
+            &properties(&msg, &topology()),
+            msg.body.clone(),
+            &topology(),
+        );
         assert_eq!((d.event_id.as_str(), d.origin), ("r-1", Source::Reports));
         assert_eq!(d.reason, "undecodable report: expected value");
         let (target, again) = d.requeued();

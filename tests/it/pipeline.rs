@@ -209,7 +209,11 @@ fn line_of<'a>(listing: &'a str, id: &str) -> &'a str {
 }
 
 /// Waits until `P.dead` holds `n` messages; returns them.
-async fn dead_count(app: &TestApp, n: usize, what: &str) -> Vec<handover_doctor::queue::DeadLetter> {
+async fn dead_count(
+    app: &TestApp,
+    n: usize,
+    what: &str,
+) -> Vec<handover_doctor::queue::DeadLetter> {
     tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let d = app.queue.peek_dead().await.unwrap();
@@ -243,7 +247,10 @@ async fn dead_jobs_and_dead_reports_are_listed_with_their_queue_and_requeued_whe
     let (settings, prefix) = base("dead", Some(&slack), None, &[]);
     let app = app::spawn_with(settings, prefix.clone(), Role::All, true).await;
     // Undecodable: a job (the worker moves it) and a report (the notifier moves it).
-    for (target, id) in [(Target::Jobs, "garbage-job"), (Target::Reports, "garbage-report")] {
+    for (target, id) in [
+        (Target::Jobs, "garbage-job"),
+        (Target::Reports, "garbage-report"),
+    ] {
         app.queue
             .publish(
                 target,
@@ -257,7 +264,10 @@ async fn dead_jobs_and_dead_reports_are_listed_with_their_queue_and_requeued_whe
             .unwrap();
     }
     dead_count(&app, 2, "both undecodable messages").await;
-    assert_eq!(app.metrics.count("jobs", &[("outcome", "dead_lettered")]), 1);
+    assert_eq!(
+        app.metrics.count("jobs", &[("outcome", "dead_lettered")]),
+        1
+    );
     assert_eq!(
         app.metrics.count(
             "notifications",
@@ -295,13 +305,25 @@ async fn dead_jobs_and_dead_reports_are_listed_with_their_queue_and_requeued_whe
     let jobs_q = format!("queue={prefix}.jobs\t");
     let reports_q = format!("queue={prefix}.reports\t");
     let l = line_of(&listing, "garbage-job");
-    assert!(l.contains(&jobs_q) && l.contains("reason=undecodable job"), "{l}");
+    assert!(
+        l.contains(&jobs_q) && l.contains("reason=undecodable job"),
+        "{l}"
+    );
     let l = line_of(&listing, "garbage-report");
-    assert!(l.contains(&reports_q) && l.contains("reason=undecodable report"), "{l}");
+    assert!(
+        l.contains(&reports_q) && l.contains("reason=undecodable report"),
+        "{l}"
+    );
     let l = line_of(&listing, &event.event_id);
-    assert!(l.contains(&jobs_q) && l.contains(&event.conversation_id), "{l}");
+    assert!(
+        l.contains(&jobs_q) && l.contains(&event.conversation_id),
+        "{l}"
+    );
     let l = line_of(&listing, &report.event_id);
-    assert!(l.contains(&reports_q) && l.contains(&report.conversation_id), "{l}");
+    assert!(
+        l.contains(&reports_q) && l.contains(&report.conversation_id),
+        "{l}"
+    );
 
     let moved = dead_letters(&prefix, true);
     assert!(
@@ -314,11 +336,17 @@ async fn dead_jobs_and_dead_reports_are_listed_with_their_queue_and_requeued_whe
     let msgs = received(&slack, 2, Duration::from_secs(30)).await;
     // The garbage dies again, each in its own queue, with its reason.
     let again = dead_count(&app, 2, "the undecodable messages die again").await;
-    let mut origins: Vec<_> = again.iter().map(|d| (d.event_id.as_str(), d.origin)).collect();
+    let mut origins: Vec<_> = again
+        .iter()
+        .map(|d| (d.event_id.as_str(), d.origin))
+        .collect();
     origins.sort_by_key(|(id, _)| id.to_string());
     assert_eq!(
         origins,
-        [("garbage-job", Source::Jobs), ("garbage-report", Source::Reports)]
+        [
+            ("garbage-job", Source::Jobs),
+            ("garbage-report", Source::Reports)
+        ]
     );
     tokio::time::timeout(Duration::from_secs(10), async {
         while broker::count(&format!("{prefix}.jobs")).await > 0
@@ -339,7 +367,10 @@ async fn dead_jobs_and_dead_reports_are_listed_with_their_queue_and_requeued_whe
     assert_eq!(all.len(), 2, "{all:?}");
     let all = all.concat();
     assert!(all.contains("HD104") && all.contains("HD108"), "{msgs:?}");
-    assert!(!all.contains("HD101"), "a report diagnosed as an event: {all}");
+    assert!(
+        !all.contains("HD101"),
+        "a report diagnosed as an event: {all}"
+    );
     app.stop().await;
 }
 
@@ -393,7 +424,8 @@ async fn a_job_that_keeps_failing_after_a_recheck_dies_of_the_delivery_limit_and
     let app = app::spawn_with(settings, prefix.clone(), Role::Receiver, true).await;
     // A job that was sent to be re-checked (our reason header says so) comes back from
     // its delay queue, then keeps failing.
-    let event = handover_doctor::event::HandoverEvent::parse(&fixture("signal-ok-abandoned")).unwrap();
+    let event =
+        handover_doctor::event::HandoverEvent::parse(&fixture("signal-ok-abandoned")).unwrap();
     app.queue
         .publish(
             Target::Retry(Duration::from_secs(1)),
@@ -442,12 +474,17 @@ async fn a_job_that_keeps_failing_after_a_recheck_dies_of_the_delivery_limit_and
     );
     let rep = dead.iter().find(|d| d.event_id == report.event_id).unwrap();
     assert_eq!(rep.origin, Source::Reports);
-    assert!(rep.reason.starts_with("delivery limit reached: the report"), "{}", rep.reason);
+    assert!(
+        rep.reason.starts_with("delivery limit reached: the report"),
+        "{}",
+        rep.reason
+    );
 
     let listing = dead_letters(&prefix, false);
     let l = line_of(&listing, &event.event_id);
     assert!(
-        l.contains(&format!("queue={prefix}.jobs\t")) && l.contains("reason=delivery limit reached"),
+        l.contains(&format!("queue={prefix}.jobs\t"))
+            && l.contains("reason=delivery limit reached"),
         "{l}"
     );
     assert!(!l.contains("re-check"), "{l}");
@@ -645,15 +682,19 @@ fn event_echoing_caller_numbers() -> Vec<u8> {
     let mut v: Value = serde_json::from_slice(&fixture("vg-dial-488")).unwrap();
     v["eventId"] = Value::String(format!("mask:{}", uuid::Uuid::new_v4()));
     v["userId"] = Value::String(USER_ID_CALLER.into());
-    v["handover"]["codeError"] =
-        Value::String(format!("Error: dial out to {CXONE_CALLER} refused for user {USER_ID_CALLER}"));
+    v["handover"]["codeError"] = Value::String(format!(
+        "Error: dial out to {CXONE_CALLER} refused for user {USER_ID_CALLER}"
+    ));
     v["voice"]["sipReason"] = Value::String(format!("Not Acceptable Here (from {CXONE_CALLER})"));
     serde_json::to_vec(&v).unwrap()
 }
 
 fn assert_masked(what: &str, text: &str) {
     for raw in [CXONE_CALLER, USER_ID_CALLER] {
-        assert!(!text.contains(raw), "{what} carries the caller number {raw}: {text}");
+        assert!(
+            !text.contains(raw),
+            "{what} carries the caller number {raw}: {text}"
+        );
     }
 }
 
@@ -711,10 +752,16 @@ async fn caller_numbers_are_masked_in_the_queued_report_and_in_slack_and_teams()
     .expect("the worker publishes the report");
     let report = String::from_utf8(peek(&reports).await).unwrap();
     assert_masked("the queued report", &report);
-    assert!(report.contains("•••0123") && report.contains("•••0199"), "{report}");
+    assert!(
+        report.contains("•••0123") && report.contains("•••0199"),
+        "{report}"
+    );
     assert!(
         cxone
-            .api_requests(&format!("contacts/{}", crate::support::cxone_stub::CONTACT_ID))
+            .api_requests(&format!(
+                "contacts/{}",
+                crate::support::cxone_stub::CONTACT_ID
+            ))
             .await
             >= 1,
         "the worker read the contact's fromAddress"
@@ -727,7 +774,10 @@ async fn caller_numbers_are_masked_in_the_queued_report_and_in_slack_and_teams()
         let text = m.to_string();
         assert!(text.contains("HD108"), "{text}");
         assert_masked("a message", &text);
-        assert!(text.contains("•••0123"), "the last four digits stay: {text}");
+        assert!(
+            text.contains("•••0123"),
+            "the last four digits stay: {text}"
+        );
     }
     notifier.shutdown.cancel();
     worker.shutdown.cancel();
@@ -788,7 +838,13 @@ async fn serve_with_the_stdout_notifier_prints_and_logs_no_caller_number() {
 
     assert!(line.contains("HD108"), "{line}");
     assert_masked("the stdout line", &line);
-    assert!(line.contains("•••0123") && line.contains("•••0199"), "{line}");
-    assert!(logs.contains("diagnosed"), "the worker's log lines were captured: {logs}");
+    assert!(
+        line.contains("•••0123") && line.contains("•••0199"),
+        "{line}"
+    );
+    assert!(
+        logs.contains("diagnosed"),
+        "the worker's log lines were captured: {logs}"
+    );
     assert_masked("the log", &logs);
 }

@@ -330,7 +330,10 @@ async fn a_certain_bot_side_cause_is_notified_at_once_when_cxone_cannot_issue_a_
 
     let msg = the_only_message(&app, &slack).await.to_string();
     assert!(msg.contains("HD104"), "the refused signal: {msg}");
-    assert!(msg.contains("HD503"), "and that CXone was not checked: {msg}");
+    assert!(
+        msg.contains("HD503"),
+        "and that CXone was not checked: {msg}"
+    );
     assert_eq!(
         jobs(&app, "retried"),
         0,
@@ -441,7 +444,11 @@ impl Stepper {
                 holding.push(*d);
             }
         }
-        assert_eq!(holding.len(), 1, "one delay queue holds the job: {holding:?}");
+        assert_eq!(
+            holding.len(),
+            1,
+            "one delay queue holds the job: {holding:?}"
+        );
         let conn = broker::connect().await;
         let ch = conn.create_channel().await.unwrap();
         let m = ch
@@ -463,7 +470,11 @@ impl Stepper {
         )
         .await
         .unwrap();
-        m.delivery.acker.ack(BasicAckOptions::default()).await.unwrap();
+        m.delivery
+            .acker
+            .ack(BasicAckOptions::default())
+            .await
+            .unwrap();
         let _ = conn.close(200, "moved".into()).await;
         holding[0]
     }
@@ -471,7 +482,11 @@ impl Stepper {
     async fn stop(self) {
         drop(self.consumer);
         self.queue.close().await;
-        let extra: Vec<u64> = RETRY_DELAYS.iter().chain(&RECHECK_DELAYS).copied().collect();
+        let extra: Vec<u64> = RETRY_DELAYS
+            .iter()
+            .chain(&RECHECK_DELAYS)
+            .copied()
+            .collect();
         broker::delete_all(&self.prefix, &extra).await;
     }
 }
@@ -557,7 +572,10 @@ async fn rechecks_do_not_use_up_the_retries_of_a_later_cxone_outage() {
     )
     .await;
     let codes = findings(&end);
-    assert!(codes.contains(&"HD205"), "diagnosed once CXone answered: {codes:?}");
+    assert!(
+        codes.contains(&"HD205"),
+        "diagnosed once CXone answered: {codes:?}"
+    );
     assert!(
         !codes.contains(&"HD402") && !codes.contains(&"HD503"),
         "{codes:?}"
