@@ -224,7 +224,10 @@ async fn diagnose(settings: Settings, args: DiagnoseArgs) -> Result<(), CommandE
         required_context_keys: settings.worker.required_context_keys.clone(),
         now: chrono::Utc::now(),
     };
-    let mut d = crate::diagnosis::diagnose(&evidence);
+    // Masked like every notification (CONTRACT.md section 8): this output is pasted
+    // into tickets and chats, and the operator who needs the number has the payload.
+    let mut d =
+        crate::notify::mask::mask_diagnosis(&crate::diagnosis::diagnose(&evidence), &evidence);
     if let Some(c) = args.conversation_id {
         d.conversation_id = c;
     }
@@ -342,6 +345,19 @@ async fn scan(settings: Settings, args: ScanArgs) -> Result<(), CommandError> {
     )
     .await;
     bar.finish_and_clear();
+    // Masked like `diagnose`, with the caller number each suspect's record carries.
+    let diagnoses: Vec<_> = found
+        .suspects
+        .iter()
+        .zip(&diagnoses)
+        .map(|(s, d)| {
+            let mut m = crate::notify::mask::Masker::for_diagnoses([d]);
+            if let Some(n) = &s.contact.from_address {
+                m.learn_caller_value(n);
+            }
+            m.diagnosis(d)
+        })
+        .collect();
     let summary = scan::summary(window, found.scanned, &diagnoses);
     // A suspect an agent took after all (HD401) is no failure: counted in the summary only.
     let failures: Vec<(&scan::Suspect, &crate::diagnosis::Diagnosis)> = found
@@ -392,13 +408,16 @@ async fn dead_letters(settings: Settings, requeue: bool) -> Result<(), CommandEr
     let queue = connected_queue(&settings).await?;
     let result = async {
         if requeue {
-            let n = queue
+            let moved = queue
                 .requeue_dead()
                 .await
                 .map_err(|e| CommandError::Failed(e.to_string()))?;
+            let p = &settings.queue.prefix;
             println!(
-                "moved {n} dead letter(s) back to {}.jobs",
-                settings.queue.prefix
+                "moved {} dead letter(s) back to the queue each died in: {} to {p}.jobs, {} to {p}.reports",
+                moved.total(),
+                moved.jobs,
+                moved.reports
             );
         } else {
             let dead = queue
@@ -415,15 +434,17 @@ async fn dead_letters(settings: Settings, requeue: bool) -> Result<(), CommandEr
                         .map(|e| e.conversation_id)
                 });
                 println!(
-                    "{}\tconversation={}\treason={}",
+                    "{}\tconversation={}\tqueue={}.{}\treason={}",
                     d.event_id,
                     conversation.as_deref().unwrap_or("?"),
+                    settings.queue.prefix,
+                    d.origin.suffix(),
                     d.reason
                 );
             }
             if !dead.is_empty() {
                 println!(
-                    "{} dead letter(s); `dead-letters --requeue` moves them back to the jobs queue",
+                    "{} dead letter(s); `dead-letters --requeue` moves each back to the queue it died in",
                     dead.len()
                 );
             }

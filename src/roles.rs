@@ -17,7 +17,7 @@ use crate::cxone::CxoneClient;
 use crate::diagnosis::Diagnosis;
 use crate::metrics::Metrics;
 use crate::notify::{Disposition, Notifier};
-use crate::queue::{Queue, Source};
+use crate::queue::{Delivery, OutMessage, Queue, Source, Target};
 use crate::scan::Scanner;
 use crate::startup::Role;
 use crate::worker::Worker;
@@ -97,7 +97,7 @@ pub async fn start(
         let handle = notifier.handle();
         tasks.spawn(notifier.run(cancel.child_token()));
         let mut consumer = queue.consume(Source::Reports, NOTIFIER_PREFETCH).await?;
-        let (c, m) = (cancel.clone(), metrics.clone());
+        let (c, m, queue) = (cancel.clone(), metrics.clone(), queue.clone());
         tasks.spawn(async move {
             // The reports this process holds, so that stopping can wait for exactly them.
             let pending = TaskTracker::new();
@@ -110,8 +110,10 @@ pub async fn start(
                     Ok(d) => d,
                     Err(e) => {
                         tracing::error!(error = %e, event_id = %delivery.id, "undecodable report dead-lettered");
-                        m.job("dead_lettered");
-                        delivery.reject("undecodable report").await;
+                        for channel in handle.channels() {
+                            m.notification(channel, "dead_lettered");
+                        }
+                        dead_letter_report(&queue, delivery, format!("undecodable report: {e}")).await;
                         continue;
                     }
                 };
@@ -131,4 +133,26 @@ pub async fn start(
         });
     }
     Ok(())
+}
+
+/// Moves a report the notifier cannot read to `P.dead` with its reason, then acks it; if
+/// that publish fails, rejects it so the broker dead-letters it (without the reason).
+async fn dead_letter_report(queue: &Queue, delivery: Delivery, reason: String) {
+    let msg = OutMessage {
+        id: delivery.id.clone(),
+        body: delivery.body.clone(),
+        reason: Some(reason),
+        conversation_id: delivery.conversation_id.clone(),
+        origin: Some(Source::Reports),
+        ..OutMessage::default()
+    };
+    match queue.publish(Target::Dead, msg).await {
+        Ok(()) => {
+            delivery.ack().await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not publish to the dead-letter queue; rejecting");
+            delivery.reject("undecodable report").await;
+        }
+    }
 }

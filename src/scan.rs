@@ -540,6 +540,7 @@ pub async fn enqueue(queue: &Queue, s: &Suspect) -> Result<(), QueueError> {
                 attempt: 0,
                 reason: None,
                 conversation_id: Some(event.conversation_id.clone()),
+                ..OutMessage::default()
             },
         )
         .await

@@ -166,6 +166,7 @@ async fn accept(
         attempt: 0,
         reason: None,
         conversation_id: Some(event.conversation_id.clone()),
+        ..OutMessage::default()
     };
     state.queue.publish(Target::Jobs, msg).await.map_err(|e| {
         tracing::error!(error = %e, event_id = %event.event_id, "queue did not take the event");
