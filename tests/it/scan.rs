@@ -183,12 +183,14 @@ async fn scan_picks_the_unanswered_inbound_voice_contacts_and_diagnoses_them() {
     // Skill facts are cached: both suspects are on one skill, read once.
     assert_eq!(stub.api_requests(&format!("skills/{SKILL_ID}")).await, 1);
     // CXone requests: discovery and token (3), three pages (3), four contact reads per
-    // suspect (details, history, hierarchy, still live?: 8), and the shared skill's
-    // look-ups once (skill, agents, activity, hours list and two profiles: 6).
+    // suspect (details, history, hierarchy, still live?: 8), and the queued suspect's
+    // skill look-ups (skill, agents, activity, hours list and two profiles: 6).
     assert_eq!(stub.requests().await.len(), 20);
     // The story skill had agents logged in but none available.
     assert_eq!(abandoned.verdict.code, Code::Hd304);
-    assert_eq!(prequeue.verdict.code, Code::Hd304);
+    // The pre-queue suspect never queued: its skill is not judged (it would be the bot's
+    // own skill in a real tenant), and without a webhook nothing names a cause.
+    assert_eq!(prequeue.verdict.code, Code::Hd402);
 
     // The text list and the summary line.
     let text = scan::render_suspect(&found.suspects[0], abandoned);
@@ -610,7 +612,7 @@ async fn the_scan_command_lists_each_suspect_with_its_verdict_and_fix_then_a_sum
     assert_eq!(
         lines.last().copied(),
         Some(
-            "scanned 6 voice contacts completed 2026-05-12T14:00:00Z – 2026-05-12T15:00:00Z: 2 suspected failed handovers (HD304 ×2)"
+            "scanned 6 voice contacts completed 2026-05-12T14:00:00Z – 2026-05-12T15:00:00Z: 2 suspected failed handovers (HD304 ×1, HD402 ×1)"
         )
     );
     // No caller number in the list.
