@@ -196,8 +196,9 @@ async fn diagnose(settings: Settings, args: DiagnoseArgs) -> Result<(), CommandE
     let event = match &args.payload {
         Some(path) => {
             let bytes = replay::read_file(path).map_err(CommandError::Usage)?;
+            // A file, not a webhook arriving now: no receive time is stamped on it.
             Some(
-                crate::event::HandoverEvent::parse(&bytes)
+                crate::event::HandoverEvent::from_json(&bytes)
                     .map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))?,
             )
         }

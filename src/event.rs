@@ -7,8 +7,13 @@
 //! strict about the one thing it cannot do without: `conversationId`. Once parsed, the event
 //! is re-serialised in canonical camelCase form; that form is what travels through the
 //! queue (the raw body, which may hold caller data we do not need, never does).
+//!
+//! Two entry points: [`HandoverEvent::parse`] reads a webhook body as it arrives (it
+//! stamps the receive time as `receivedAt`, and refuses the `scan:` event ids reserved
+//! for the scanner), and [`HandoverEvent::from_json`] reads what we wrote ourselves (the
+//! canonical form off the queue, a payload file), keeping its `receivedAt` and ids.
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -17,6 +22,11 @@ pub const PLACEHOLDER_CONTACT_ID: &str = "100000000000";
 
 /// Longest accepted `conversationId` / `eventId`.
 pub const MAX_ID_LEN: usize = 256;
+
+/// The `eventId` prefix of the events `scan` enqueues (`scan:<contactId>`): reserved, so a
+/// webhook may not use it (the worker would take it for a scanned contact and ignore its
+/// payload).
+pub const RESERVED_EVENT_ID_PREFIX: &str = "scan:";
 
 /// Why a JSON body is not a usable event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -180,6 +190,10 @@ pub struct HandoverEvent {
     /// When the flow noticed the failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub occurred_at: Option<DateTime<Utc>>,
+    /// When the receiver accepted the webhook (stamped by [`HandoverEvent::parse`], to the
+    /// millisecond): the timing rules' stand-in for a missing `occurredAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
     /// Cognigy `input.sessionId`.
     pub conversation_id: String,
     /// Cognigy `input.userId` (may be a caller number: mask before showing).
@@ -206,13 +220,50 @@ pub struct HandoverEvent {
     pub context_keys: Vec<String>,
 }
 
+/// Where a body comes from, which decides the two things the parsers treat differently.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// A webhook, received at this time: `receivedAt` is ours to stamp (a body's own is
+    /// ignored), and `scan:` event ids are refused.
+    Webhook(DateTime<Utc>),
+    /// Our own canonical form (or a payload file): taken as written.
+    Canonical,
+}
+
 impl HandoverEvent {
-    /// Parses a webhook body tolerantly (see the module docs).
+    /// Parses a webhook body tolerantly (see the module docs), as the receiver gets it:
+    /// the event is stamped with the time now as `receivedAt`.
     ///
     /// # Errors
-    /// [`EventError`] naming what to change: not JSON, no `conversationId`, or a field
-    /// with an unusable value.
+    /// [`EventError`] naming what to change: not JSON, no `conversationId`, an `eventId`
+    /// with the reserved `scan:` prefix, or a field with an unusable value.
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
+        Self::parse_received(body, Utc::now())
+    }
+
+    /// [`HandoverEvent::parse`] with the receive time given (tests pin it).
+    ///
+    /// # Errors
+    /// As [`HandoverEvent::parse`].
+    pub fn parse_received(body: &[u8], received_at: DateTime<Utc>) -> Result<Self, EventError> {
+        // Milliseconds are plenty for timing rules, and keep the canonical form short.
+        let received_at = received_at
+            .with_nanosecond(received_at.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(received_at);
+        Self::read(body, Origin::Webhook(received_at))
+    }
+
+    /// Parses the canonical form written by [`HandoverEvent::to_json`] (or any event body
+    /// read from a file): its `receivedAt` is kept, nothing is stamped, and `scan:` event
+    /// ids (the scanner's own events) are accepted.
+    ///
+    /// # Errors
+    /// As [`HandoverEvent::parse`], except for the reserved prefix.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, EventError> {
+        Self::read(bytes, Origin::Canonical)
+    }
+
+    fn read(body: &[u8], origin: Origin) -> Result<Self, EventError> {
         // Not a `serde_json::Value`: the lean tree borrows strings from the body and keeps
         // nothing of `context` but its keys, nor of unknown fields anything at all (the
         // receiver's request path; see bench/README.md for what the full tree cost).
@@ -223,15 +274,7 @@ impl HandoverEvent {
                 "the body must be a JSON object".into(),
             ));
         };
-        Self::from_object(&root, body)
-    }
-
-    /// Parses the canonical form written by [`HandoverEvent::to_json`] (or any event body).
-    ///
-    /// # Errors
-    /// As [`HandoverEvent::parse`].
-    pub fn from_json(bytes: &[u8]) -> Result<Self, EventError> {
-        Self::parse(bytes)
+        Self::from_object(&root, body, origin)
     }
 
     /// The canonical JSON form that is queued.
@@ -247,7 +290,11 @@ impl HandoverEvent {
             .filter(|id| *id != PLACEHOLDER_CONTACT_ID)
     }
 
-    fn from_object(root: &lean::Object<'_>, body: &[u8]) -> Result<Self, EventError> {
+    fn from_object(
+        root: &lean::Object<'_>,
+        body: &[u8],
+        origin: Origin,
+    ) -> Result<Self, EventError> {
         let conversation_id = match get(&root.fields, "conversationId", "conversation_id") {
             None => None,
             Some(v) => scalar_string(v, "conversationId")?,
@@ -277,8 +324,41 @@ impl HandoverEvent {
                 format!("eventId is longer than {MAX_ID_LEN} characters"),
             ));
         }
-        let event_id =
-            event_id.unwrap_or_else(|| derive_event_id(&conversation_id, occurred_at, body));
+        if let (Origin::Webhook(_), Some(id)) = (origin, &event_id)
+            && id.starts_with(RESERVED_EVENT_ID_PREFIX)
+        {
+            return Err(EventError::field(
+                "eventId",
+                format!(
+                    "eventId must not start with {RESERVED_EVENT_ID_PREFIX:?}, which is reserved for the events handover-doctor's scan creates"
+                ),
+            ));
+        }
+        let received_at = match origin {
+            Origin::Webhook(at) => Some(at),
+            Origin::Canonical => match get(&root.fields, "receivedAt", "received_at") {
+                None => None,
+                Some(v) => parse_time(v, "receivedAt")?,
+            },
+        };
+        let event_id = match event_id {
+            Some(id) => id,
+            None => {
+                let id = derive_event_id(&conversation_id, occurred_at, body);
+                // The derived id starts with the conversation id: it must not pass for a
+                // scanner's event either.
+                if matches!(origin, Origin::Webhook(_)) && id.starts_with(RESERVED_EVENT_ID_PREFIX)
+                {
+                    return Err(EventError::field(
+                        "conversationId",
+                        format!(
+                            "conversationId must not start with {RESERVED_EVENT_ID_PREFIX:?} when no eventId is sent: the event id made from it would take the prefix reserved for handover-doctor's scan"
+                        ),
+                    ));
+                }
+                id
+            }
+        };
 
         let flow = object(&root.fields, "flow", "flow")?;
         let flow = FlowInfo {
@@ -401,6 +481,7 @@ impl HandoverEvent {
         Ok(HandoverEvent {
             event_id,
             occurred_at,
+            received_at,
             conversation_id,
             user_id: opt_str(&root.fields, "userId", "userId", "user_id")?,
             trace_id: opt_str(&root.fields, "traceId", "traceId", "trace_id")?,
@@ -729,6 +810,67 @@ mod tests {
             parse(r#"{"conversationId":"c"} trailing"#),
             Err(EventError::InvalidJson(_))
         ));
+    }
+
+    #[test]
+    fn a_webhook_event_id_with_the_reserved_scan_prefix_is_an_invalid_event_id() {
+        let err = parse(r#"{"conversationId":"c","eventId":"scan:745512890123"}"#).unwrap_err();
+        assert!(
+            matches!(err, EventError::InvalidField { ref field, .. } if field == "eventId"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("scan:"), "{err}");
+        // The scanner's own events, read back off the queue, are fine.
+        let e =
+            HandoverEvent::from_json(br#"{"conversationId":"scan:1","eventId":"scan:1"}"#).unwrap();
+        assert_eq!(e.event_id, "scan:1");
+        // Only the prefix is reserved; an id derived from such a conversation id would take it.
+        assert!(parse(r#"{"conversationId":"c","eventId":"rescan:1"}"#).is_ok());
+        assert!(parse(r#"{"conversationId":"scan:1","eventId":"e-1"}"#).is_ok());
+        let err = parse(r#"{"conversationId":"scan:1"}"#).unwrap_err();
+        assert!(
+            matches!(err, EventError::InvalidField { ref field, .. } if field == "conversationId"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_webhook_is_stamped_with_its_receive_time_which_the_canonical_form_keeps() {
+        let at: DateTime<Utc> = "2026-05-12T14:27:01.412345678Z".parse().unwrap();
+        let e = HandoverEvent::parse_received(br#"{"conversationId":"c"}"#, at).unwrap();
+        // Kept to the millisecond.
+        assert_eq!(
+            e.received_at,
+            Some("2026-05-12T14:27:01.412Z".parse().unwrap())
+        );
+        let canonical = e.to_json();
+        assert!(
+            String::from_utf8_lossy(&canonical)
+                .contains(r#""receivedAt":"2026-05-12T14:27:01.412Z""#),
+            "{}",
+            String::from_utf8_lossy(&canonical)
+        );
+        assert_eq!(HandoverEvent::from_json(&canonical), Ok(e.clone()));
+        // A webhook cannot set its own receive time; a file read with from_json has none
+        // unless it says so.
+        let spoofed = HandoverEvent::parse_received(
+            br#"{"conversationId":"c","receivedAt":"2020-01-01T00:00:00Z"}"#,
+            at,
+        )
+        .unwrap();
+        assert_eq!(spoofed.received_at, e.received_at);
+        assert_eq!(
+            HandoverEvent::from_json(br#"{"conversationId":"c"}"#)
+                .unwrap()
+                .received_at,
+            None
+        );
+        assert!(
+            HandoverEvent::parse(br#"{"conversationId":"c"}"#)
+                .unwrap()
+                .received_at
+                .is_some()
+        );
     }
 
     #[test]

@@ -510,6 +510,7 @@ pub fn scan_event(s: &Suspect) -> HandoverEvent {
     HandoverEvent {
         event_id: scan_id(&s.contact_id),
         occurred_at: s.contact.contact_start_date,
+        received_at: None,
         conversation_id: scan_id(&s.contact_id),
         user_id: None,
         trace_id: None,

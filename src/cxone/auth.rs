@@ -11,7 +11,9 @@
 //! One token per client, behind a `tokio::sync::Mutex`: whoever finds it missing or due
 //! fetches it while everyone else waits for that one result (single flight), including
 //! when the fetch fails. Discovery results are kept for the life of the client; only the
-//! token is renewed, a little before it expires.
+//! token is renewed, a little before it expires. A renewal that fails (CXone down, a
+//! timeout) does not throw the current token away while it is still valid: callers keep
+//! using it, and one of them tries the renewal again a little later.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +41,11 @@ const REFUSED_LOGIN_HOLD: Duration = Duration::from_secs(5);
 /// Lifetime assumed when the token response has no usable `expires_in`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
+/// After a failed renewal, how long callers use the still-valid token without trying
+/// again (at most a tenth of the token's lifetime, so a short-lived token is retried in
+/// time): one renewal attempt per pause, not one per API call.
+const RENEWAL_RETRY_PAUSE: Duration = Duration::from_secs(10);
+
 /// A token ready to use, and where to use it.
 pub(crate) struct Session {
     pub access_token: SecretString,
@@ -50,11 +57,22 @@ pub(crate) struct Session {
     pub generation: u64,
     pub expires_in: Duration,
     refresh_at: Instant,
+    expires_at: Instant,
 }
 
 impl Session {
     fn is_fresh(&self, now: Instant) -> bool {
         now < self.refresh_at
+    }
+
+    /// Still accepted by CXone (if not revoked): before `expires_in` ran out.
+    fn is_valid(&self, now: Instant) -> bool {
+        now < self.expires_at
+    }
+
+    /// How long to keep using this token after a failed renewal before trying again.
+    fn renewal_pause(&self) -> Duration {
+        RENEWAL_RETRY_PAUSE.min(self.expires_in / 10)
     }
 }
 
@@ -157,10 +175,21 @@ impl Auth {
     ) -> Result<Arc<Session>, CxoneError> {
         let asked = Instant::now();
         let mut st = self.state.lock().await;
-        if let Some(s) = &st.session
-            && s.is_fresh(Instant::now())
-        {
-            return Ok(s.clone());
+        let now = Instant::now();
+        if let Some(s) = &st.session {
+            if s.is_fresh(now) {
+                return Ok(s.clone());
+            }
+            // Due for renewal, but a renewal just failed (while we waited, or within the
+            // pause): the current token still works, so use it rather than ask again.
+            if s.is_valid(now)
+                && st
+                    .last_failure
+                    .as_ref()
+                    .is_some_and(|(at, _)| *at >= asked || at.elapsed() < s.renewal_pause())
+            {
+                return Ok(s.clone());
+            }
         }
         if let Some((at, err)) = &st.last_failure
             && (*at >= asked
@@ -176,7 +205,17 @@ impl Auth {
             }
             Err(e) => {
                 st.last_failure = Some((Instant::now(), e.clone()));
-                Err(e)
+                match &st.session {
+                    Some(s) if s.is_valid(Instant::now()) => {
+                        tracing::warn!(
+                            error = %e,
+                            valid_for_secs = s.expires_at.saturating_duration_since(Instant::now()).as_secs(),
+                            "renewing the CXone token failed; using the current one while it is valid"
+                        );
+                        Ok(s.clone())
+                    }
+                    _ => Err(e),
+                }
             }
         }
     }
@@ -262,6 +301,7 @@ impl Auth {
             generation: st.generation,
             expires_in: lifetime,
             refresh_at: refresh_at(issued, lifetime),
+            expires_at: issued + lifetime,
         });
         tracing::info!(
             tenant_id = session.tenant_id.as_deref().unwrap_or("unknown"),

@@ -84,16 +84,17 @@ impl CxoneError {
     }
 
     /// The finding family a report shows for this error: refused credentials are HD501,
-    /// 403 is HD502, and everything else that stopped a look-up (exhausted retries, an
-    /// unexpected 4xx, an unreadable body) is HD503 ("CXone kept failing").
+    /// 403 is HD502, exhausted retries are HD503 ("CXone kept failing"), and an answer no
+    /// retry would change — an unexpected 4xx, an unreadable body — is
+    /// [`ProblemKind::Rejected`] (HD503 too, but worded as what it is: no retry was made).
     pub fn problem_kind(&self) -> ProblemKind {
         match self {
             CxoneError::AuthFailed { .. } | CxoneError::Setup { .. } => ProblemKind::AuthFailed,
             CxoneError::Forbidden { .. } => ProblemKind::Forbidden,
+            CxoneError::Unavailable { .. } => ProblemKind::Unavailable,
             CxoneError::NotFound { .. }
             | CxoneError::Rejected { .. }
-            | CxoneError::Unavailable { .. }
-            | CxoneError::Decode { .. } => ProblemKind::Unavailable,
+            | CxoneError::Decode { .. } => ProblemKind::Rejected,
         }
     }
 
@@ -130,6 +131,30 @@ mod tests {
             .is_transient()
         );
         assert!(!CxoneError::NotFound { what }.is_transient());
+    }
+
+    #[test]
+    fn answers_a_retry_would_repeat_are_rejected_problems_not_outages() {
+        let rejected = CxoneError::Rejected {
+            what: "GET /contacts/active?contactId=1".into(),
+            status: 400,
+            detail: String::new(),
+        };
+        assert_eq!(rejected.problem_kind(), ProblemKind::Rejected);
+        let decode = CxoneError::Decode {
+            what: "GET /skills/1".into(),
+            detail: "the body is not JSON".into(),
+        };
+        assert_eq!(decode.problem_kind(), ProblemKind::Rejected);
+        assert!(!rejected.is_transient() && !decode.is_transient());
+        assert_eq!(
+            CxoneError::Unavailable {
+                what: "GET /skills/1".into(),
+                detail: "gave up".into()
+            }
+            .problem_kind(),
+            ProblemKind::Unavailable
+        );
     }
 
     #[test]

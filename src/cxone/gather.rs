@@ -1,13 +1,21 @@
 //! Gathering a diagnosis's CXone evidence: every look-up the rules read, run at once
 //! where they do not depend on each other, each result kept as a [`Lookup`] so one
 //! failed read never hides what the others found.
+//!
+//! Which contact and which skill are read is decided by [`contact_to_read`] and
+//! [`skill_to_check`], which the rule fixtures' loader uses too, so a scenario read from
+//! files and one read from CXone look at the same things.
 
 use crate::diagnosis::evidence::{CxoneEvidence, CxoneFacts, Lookup};
+use crate::diagnosis::rules::support::is_queue_state;
+use crate::diagnosis::signal::{SignalResult, parse_signal_result};
 use crate::event::{HandoverEvent, PLACEHOLDER_CONTACT_ID};
 
 use super::client::CxoneClient;
 use super::error::CxoneError;
-use super::types::{AgentSkillAssignment, HoursOfOperation, Skill, SkillActivity};
+use super::types::{
+    AgentSkillAssignment, Contact, ContactState, HoursOfOperation, Skill, SkillActivity,
+};
 
 fn lookup<T>(r: Result<Option<T>, CxoneError>) -> Lookup<T> {
     match r {
@@ -98,21 +106,86 @@ async fn skill_facts(client: &CxoneClient, target: SkillRef) -> SkillFacts {
     }
 }
 
+/// The contact a diagnosis reads: `contact_id` when given, else the event's
+/// `cxone.contactId`, else the contact id the extension named in `signalResult`
+/// (`... for contactId: N`, which is the id it really signalled); never an empty id or the
+/// placeholder `100000000000`.
+pub fn contact_to_read(event: Option<&HandoverEvent>, contact_id: Option<&str>) -> Option<String> {
+    let usable = |id: &str| {
+        let id = id.trim();
+        (!id.is_empty() && id != PLACEHOLDER_CONTACT_ID).then(|| id.to_string())
+    };
+    if let Some(id) = contact_id.and_then(usable) {
+        return Some(id);
+    }
+    let event = event?;
+    if let Some(id) = event.cxone.contact_id.as_deref().and_then(usable) {
+        return Some(id);
+    }
+    let named = match parse_signal_result(event.handover.signal_result.as_deref()?)? {
+        SignalResult::Signaled { contact_id, .. } => contact_id,
+        SignalResult::Failed(err) => err.contact_id,
+    };
+    named.as_deref().and_then(usable)
+}
+
+/// The skill whose configuration, agents, activity and hours a diagnosis checks, as the
+/// event or CXone names it (all digits: an id; else a name).
+///
+/// The event's `handover.targetSkill` when it names one. Without it, the skill the contact
+/// was last *queued* on: the skill of the last queued state of its state history, or —
+/// when the history is not available — the contact's own `skillId` if the contact shows
+/// it reached a queue. A contact that never queued gets no skill: its `skillId` is then
+/// the bot's pre-queue (IVR) skill, which has no agents by design, and checking it would
+/// blame the wrong skill (HD303/HD302/HD305 over the real HD204/HD203).
+pub fn skill_to_check(
+    event: Option<&HandoverEvent>,
+    contact: Option<&Contact>,
+    states: Option<&[ContactState]>,
+) -> Option<String> {
+    let target = event
+        .and_then(|e| e.handover.target_skill.as_deref())
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    if let Some(t) = target {
+        return Some(t.to_string());
+    }
+    match states.filter(|s| !s.is_empty()) {
+        Some(states) => states
+            .iter()
+            .rev()
+            .filter(|s| s.contact_state_name.as_deref().is_some_and(is_queue_state))
+            .find_map(|s| s.skill_id.clone().or_else(|| s.skill_name.clone())),
+        None => {
+            let c = contact?;
+            let queued = c.state_name.as_deref().is_some_and(is_queue_state)
+                || c.in_queue_seconds.is_some_and(|s| s > 0.0);
+            if queued {
+                c.skill_id.clone().or_else(|| c.skill_name.clone())
+            } else {
+                None
+            }
+        }
+    }
+}
+
 /// What CXone knows about the event's contact and its target skill.
 ///
 /// * no client: [`CxoneEvidence::NotConfigured`];
 /// * no token or no API endpoint: [`CxoneEvidence::Unreachable`] with the problem
 ///   (`AuthFailed`, `Forbidden` or `Unavailable`);
-/// * otherwise [`CxoneEvidence::Checked`], each look-up on its own.
+/// * otherwise [`CxoneEvidence::Checked`], each look-up on its own (a failed
+///   `/contacts/active` read included: it shows as HD502/HD503 like any other).
 ///
-/// The contact is `contact_id` when given, else the event's `cxone.contactId`; an absent
-/// id or the placeholder `100000000000` skips the contact reads, and an id that is not a
-/// number reads as "not found" without asking (CXone contact ids are numbers).
+/// The contact is [`contact_to_read`]; an absent id or the placeholder skips the contact
+/// reads, and an id that is not a number reads as "not found" without asking (CXone
+/// contact ids are numbers).
 ///
-/// The target skill is the event's `handover.targetSkill` (all digits: an id; else a name
-/// looked up in the skills list, whose entry stands in when the detail read fails), else
-/// the contact's own `skillId`. Skill reads are cached (`CXONE_CACHE_TTL_SECS`); contact
-/// reads never are, so a re-check sees the contact as it is now.
+/// The skill is [`skill_to_check`]: the event's `handover.targetSkill` (a name is looked
+/// up in the skills list, whose entry stands in when the detail read fails), else the
+/// skill the contact was queued on, else none. Skill reads are cached
+/// (`CXONE_CACHE_TTL_SECS`); contact reads never are, so a re-check sees the contact as it
+/// is now.
 pub async fn gather(
     client: Option<&CxoneClient>,
     event: Option<&HandoverEvent>,
@@ -126,12 +199,10 @@ pub async fn gather(
         return CxoneEvidence::Unreachable(e.to_problem());
     }
 
-    let contact_id = contact_id
-        .or_else(|| event.and_then(|e| e.cxone.contact_id.as_deref()))
-        .map(str::trim)
-        .filter(|id| !id.is_empty() && *id != PLACEHOLDER_CONTACT_ID);
-    let event_skill = event
-        .and_then(|e| e.handover.target_skill.as_deref())
+    let contact_id = contact_to_read(event, contact_id);
+    let contact_id = contact_id.as_deref();
+    let event_skill = skill_to_check(event, None, None)
+        .as_deref()
         .and_then(SkillRef::parse);
 
     // CXone contact ids are numbers: anything else (an unrendered `{{...}}` template, a
@@ -156,22 +227,35 @@ pub async fn gather(
     };
     let (contact_reads, event_skill_facts) = tokio::join!(contact_reads, event_skill_reads);
 
-    let mut facts = CxoneFacts::default();
+    let mut facts = CxoneFacts {
+        time_zone: client.settings().time_zone,
+        ..CxoneFacts::default()
+    };
     if let Some((contact, states, hierarchy, active)) = contact_reads {
         facts.contact = lookup(contact);
         facts.states = lookup(states);
         facts.hierarchy = lookup(hierarchy);
-        facts.still_active = active.ok();
+        facts.still_active = match active {
+            Ok(live) => Lookup::Found(live),
+            Err(e) => lookup(Err(e)),
+        };
     } else if contact_id.is_some() {
         facts.contact = Lookup::NotFound;
     }
 
     let skill = match event_skill_facts {
         Some(f) => f,
-        None => match facts.contact.found().and_then(|c| c.skill_id.clone()) {
-            Some(id) => skill_facts(client, SkillRef::Id(id)).await,
-            None => SkillFacts::not_looked(),
-        },
+        None => {
+            let queued_on = skill_to_check(
+                None,
+                facts.contact.found(),
+                facts.states.found().map(Vec::as_slice),
+            );
+            match queued_on.as_deref().and_then(SkillRef::parse) {
+                Some(target) => skill_facts(client, target).await,
+                None => SkillFacts::not_looked(),
+            }
+        }
     };
     facts.skill = skill.skill;
     facts.skill_agents = skill.agents;

@@ -1,7 +1,10 @@
 //! One HTTP exchange with CXone, with the retry policy around it.
 //!
 //! Timeouts, connect errors, 429 and 5xx are retried with exponential backoff and jitter
-//! (or after `Retry-After`, capped), bounded both in count and in total time. Every other
+//! (or after `Retry-After`, capped), bounded both in count and in total time: the time
+//! bound covers the attempts as well as the waits, since each attempt's timeout is cut to
+//! what is left of it (and an attempt that would get less than [`MIN_ATTEMPT`] is not
+//! started). Every other
 //! answer, including 401/403/404, goes straight back to the caller: those are answers,
 //! and asking again would only repeat them. Every attempt is counted in
 //! `handover_cxone_requests_total{endpoint,status}`.
@@ -16,6 +19,10 @@ use crate::metrics::Metrics;
 
 use super::error::CxoneError;
 use super::settings::CxoneSettings;
+
+/// The shortest time an attempt is given: with less left of the retry budget, giving up
+/// is better than an attempt that can only time out.
+pub(crate) const MIN_ATTEMPT: Duration = Duration::from_millis(500);
 
 /// A response that is not a retryable failure.
 #[derive(Debug)]
@@ -107,7 +114,12 @@ impl Transport {
         let deadline = started + self.retry.budget;
         let mut retries = 0u32;
         loop {
-            let failure = match self.once(endpoint, build()).await {
+            // This attempt may take what is left of the budget, up to the request timeout.
+            let timeout = self
+                .request_timeout
+                .min(deadline.saturating_duration_since(Instant::now()))
+                .max(MIN_ATTEMPT.min(self.request_timeout));
+            let failure = match self.once(endpoint, build().timeout(timeout), timeout).await {
                 Ok(reply) => return Ok(reply),
                 Err(f) => f,
             };
@@ -129,7 +141,9 @@ impl Transport {
                 Some(d) => d.min(self.retry.retry_after_cap),
                 None => self.retry.backoff(retries),
             };
-            if Instant::now() + delay > deadline {
+            // The wait and then a useful attempt must both fit in the budget.
+            let attempt_floor = MIN_ATTEMPT.min(self.request_timeout);
+            if Instant::now() + delay + attempt_floor > deadline {
                 return Err(give_up(" (retry time budget spent)"));
             }
             tracing::warn!(
@@ -143,12 +157,17 @@ impl Transport {
         }
     }
 
-    async fn once(&self, endpoint: &'static str, req: RequestBuilder) -> Result<Reply, Failure> {
+    async fn once(
+        &self,
+        endpoint: &'static str,
+        req: RequestBuilder,
+        timeout: Duration,
+    ) -> Result<Reply, Failure> {
         let transport_failure = |e: reqwest::Error| {
             let (label, reason) = if e.is_timeout() {
                 (
                     "timeout",
-                    format!("timed out after {} s", self.request_timeout.as_secs_f64()),
+                    format!("timed out after {} s", timeout.as_secs_f64()),
                 )
             } else if e.is_connect() {
                 ("error", "could not connect".to_string())

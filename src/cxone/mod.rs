@@ -45,5 +45,5 @@ pub use contacts::{
     CompletedContactsPages, CompletedContactsQuery, DEFAULT_PAGE_SIZE, MEDIA_TYPE_PHONE_CALL,
 };
 pub use error::CxoneError;
-pub use gather::gather;
+pub use gather::{contact_to_read, gather, skill_to_check};
 pub use settings::{CxoneConfigError, CxoneSettings, DEFAULT_API_VERSION, DEFAULT_ISSUER};

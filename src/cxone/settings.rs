@@ -49,6 +49,10 @@ pub struct CxoneSettings {
     pub retry_max_delay: Duration,
     /// Largest `Retry-After` we honour; a longer one is cut to this.
     pub retry_after_cap: Duration,
+    /// `CXONE_TIME_ZONE`: the business unit's time zone (IANA name), in which CXone's
+    /// hours-of-operation profiles give their times; no documented API reads it, so it is
+    /// configured. Default `UTC`.
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Default for CxoneSettings {
@@ -69,6 +73,7 @@ impl Default for CxoneSettings {
             retry_base_delay: Duration::from_millis(250),
             retry_max_delay: Duration::from_secs(4),
             retry_after_cap: Duration::from_secs(10),
+            time_zone: chrono_tz::UTC,
         }
     }
 }
@@ -106,11 +111,12 @@ impl CxoneSettings {
     ///
     /// Reads `CXONE_ISSUER`, `CXONE_CLIENT_ID`, `CXONE_CLIENT_SECRET`,
     /// `CXONE_ACCESS_KEY_ID`, `CXONE_ACCESS_KEY_SECRET`, `CXONE_API_URL`,
-    /// `CXONE_API_VERSION` and `CXONE_CACHE_TTL_SECS`.
+    /// `CXONE_API_VERSION`, `CXONE_CACHE_TTL_SECS` and `CXONE_TIME_ZONE`.
     ///
     /// # Errors
     /// [`CxoneConfigError`] naming the variable: a URL that is not an http(s) URL, an API
     /// version not shaped like `v30.0`, a cache TTL that is not a whole number of seconds,
+    /// a time zone that is not an IANA name,
     /// or some but not all of the four credentials set (half a configuration is a mistake
     /// we would otherwise hide behind "CXone not checked").
     pub fn from_env_map(get: impl Fn(&str) -> Option<String>) -> Result<Self, CxoneConfigError> {
@@ -144,6 +150,15 @@ impl CxoneSettings {
                 )
             })?;
             s.cache_ttl = Duration::from_secs(secs);
+        }
+
+        if let Some(v) = get("CXONE_TIME_ZONE") {
+            s.time_zone = v.parse().map_err(|_| {
+                CxoneConfigError::new(
+                    "CXONE_TIME_ZONE",
+                    format!("must be an IANA time zone such as America/New_York, not {v:?}"),
+                )
+            })?;
         }
 
         let values: Vec<Option<String>> = CREDENTIALS.iter().map(|n| get(n)).collect();
@@ -297,6 +312,17 @@ mod tests {
         assert!(CxoneSettings::from_env_map(env(&[("CXONE_API_VERSION", "V33")])).is_ok());
         let err = CxoneSettings::from_env_map(env(&[("CXONE_CACHE_TTL_SECS", "ten")])).unwrap_err();
         assert_eq!(err.variable, "CXONE_CACHE_TTL_SECS");
+    }
+
+    #[test]
+    fn the_time_zone_is_utc_unless_an_iana_name_is_set() {
+        let s = CxoneSettings::from_env_map(env(&[])).unwrap();
+        assert_eq!(s.time_zone, chrono_tz::UTC);
+        let s =
+            CxoneSettings::from_env_map(env(&[("CXONE_TIME_ZONE", " Europe/Berlin ")])).unwrap();
+        assert_eq!(s.time_zone, chrono_tz::Europe::Berlin);
+        let err = CxoneSettings::from_env_map(env(&[("CXONE_TIME_ZONE", "CEST+2")])).unwrap_err();
+        assert_eq!(err.variable, "CXONE_TIME_ZONE");
     }
 
     #[test]

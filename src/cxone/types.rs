@@ -67,6 +67,58 @@ pub fn de_opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Ut
     })
 }
 
+/// Deserialises a list that may come as `null` (read as empty, as a missing one is).
+pub fn de_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Renames old field names to their current ones in a record, before it is read: a body
+/// with only the old name reads like one with the new; a body with both (some versions
+/// send both during a transition) keeps the new one unless it is `null` or blank. Serde's
+/// `alias` cannot do this: it refuses the second as a duplicate field.
+fn undrift(mut v: Value, renames: &[(&str, &str)]) -> Value {
+    if let Value::Object(map) = &mut v {
+        for (old, new) in renames {
+            let Some(old_value) = map.remove(*old) else {
+                continue;
+            };
+            let new_is_empty = match map.get(*new) {
+                None | Some(Value::Null) => true,
+                Some(Value::String(s)) => s.trim().is_empty(),
+                Some(_) => false,
+            };
+            if new_is_empty {
+                map.insert((*new).to_string(), old_value);
+            }
+        }
+    }
+    v
+}
+
+/// `Deserialize` (and `Serialize`) for a type whose derived impls were generated with
+/// `#[serde(remote = "Self")]`: the record is read as JSON, [`undrift`]ed, then read by the
+/// derived code.
+macro_rules! tolerant_record {
+    ($ty:ty, $renames:expr) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let v = undrift(Value::deserialize(d)?, $renames);
+                <$ty>::deserialize(v).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$ty>::serialize(self, s)
+            }
+        }
+    };
+}
+
 /// Parses the timestamp forms CXone uses; `None` for anything else (including the
 /// `0001-01-01` "never" value some versions send).
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
@@ -84,26 +136,26 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 
 /// A contact, active or completed (`GET /contacts/{contactId}`, `/contacts/completed`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(remote = "Self", rename_all = "camelCase", default)]
 pub struct Contact {
     #[serde(deserialize_with = "de_opt_id")]
     pub contact_id: Option<Id>,
     #[serde(deserialize_with = "de_opt_id")]
     pub master_contact_id: Option<Id>,
-    #[serde(alias = "contactStart", deserialize_with = "de_opt_time")]
+    #[serde(deserialize_with = "de_opt_time")]
     pub contact_start_date: Option<DateTime<Utc>>,
     #[serde(deserialize_with = "de_opt_time")]
     pub last_update_time: Option<DateTime<Utc>>,
-    #[serde(alias = "mediaType", deserialize_with = "de_opt_id")]
+    #[serde(deserialize_with = "de_opt_id")]
     pub media_type_id: Option<Id>,
     #[serde(deserialize_with = "de_opt_string")]
     pub media_type_name: Option<String>,
     #[serde(deserialize_with = "de_opt_bool")]
     pub is_outbound: Option<bool>,
     /// The caller's number (ANI): personal data, mask before showing.
-    #[serde(alias = "fromAddr", deserialize_with = "de_opt_string")]
+    #[serde(deserialize_with = "de_opt_string")]
     pub from_address: Option<String>,
-    #[serde(alias = "toAddr", deserialize_with = "de_opt_string")]
+    #[serde(deserialize_with = "de_opt_string")]
     pub to_address: Option<String>,
     #[serde(deserialize_with = "de_opt_id")]
     pub point_of_contact_id: Option<Id>,
@@ -134,7 +186,7 @@ pub struct Contact {
     pub post_queue_seconds: Option<f64>,
     #[serde(deserialize_with = "de_opt_f64")]
     pub hold_seconds: Option<f64>,
-    #[serde(alias = "ACWSeconds", deserialize_with = "de_opt_f64")]
+    #[serde(deserialize_with = "de_opt_f64")]
     pub acw_seconds: Option<f64>,
     #[serde(deserialize_with = "de_opt_f64")]
     pub release_seconds: Option<f64>,
@@ -177,6 +229,17 @@ pub struct Contact {
     pub business_unit_id: Option<Id>,
 }
 
+tolerant_record!(
+    Contact,
+    &[
+        ("contactStart", "contactStartDate"),
+        ("mediaType", "mediaTypeId"),
+        ("fromAddr", "fromAddress"),
+        ("toAddr", "toAddress"),
+        ("ACWSeconds", "acwSeconds"),
+    ]
+);
+
 impl Contact {
     /// Start plus total duration, when both are known.
     pub fn end_time(&self) -> Option<DateTime<Utc>> {
@@ -218,6 +281,7 @@ pub struct ContactState {
 pub struct Hierarchy {
     #[serde(deserialize_with = "de_opt_id")]
     pub master_contact_id: Option<Id>,
+    #[serde(deserialize_with = "de_vec")]
     pub child_contacts: Vec<ChildContact>,
 }
 
@@ -241,13 +305,13 @@ pub struct ChildContact {
 
 /// `GET /skills/{skillId}` (and the entries of `GET /skills`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(remote = "Self", rename_all = "camelCase", default)]
 pub struct Skill {
     #[serde(deserialize_with = "de_opt_id")]
     pub skill_id: Option<Id>,
     #[serde(deserialize_with = "de_opt_string")]
     pub skill_name: Option<String>,
-    #[serde(alias = "mediaType", deserialize_with = "de_opt_id")]
+    #[serde(deserialize_with = "de_opt_id")]
     pub media_type_id: Option<Id>,
     #[serde(deserialize_with = "de_opt_string")]
     pub media_type_name: Option<String>,
@@ -266,6 +330,8 @@ pub struct Skill {
     #[serde(deserialize_with = "de_opt_f64")]
     pub service_level_goal: Option<f64>,
 }
+
+tolerant_record!(Skill, &[("mediaType", "mediaTypeId")]);
 
 /// One entry of `GET /skills/{skillId}/agents` (`agentSkillAssignments`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -287,7 +353,7 @@ pub struct AgentSkillAssignment {
 
 /// One entry of `GET /skills/{skillId}/activity` (`skillActivity`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(remote = "Self", rename_all = "camelCase", default)]
 pub struct SkillActivity {
     #[serde(deserialize_with = "de_opt_id")]
     pub skill_id: Option<Id>,
@@ -303,11 +369,7 @@ pub struct SkillActivity {
     pub agents_available: Option<f64>,
     #[serde(deserialize_with = "de_opt_f64")]
     pub agents_working: Option<f64>,
-    #[serde(
-        rename = "agentsACW",
-        alias = "agentsAcw",
-        deserialize_with = "de_opt_f64"
-    )]
+    #[serde(rename = "agentsACW", deserialize_with = "de_opt_f64")]
     pub agents_acw: Option<f64>,
     #[serde(deserialize_with = "de_opt_f64")]
     pub agents_unavailable: Option<f64>,
@@ -316,6 +378,8 @@ pub struct SkillActivity {
     #[serde(deserialize_with = "de_opt_time")]
     pub earliest_queue_time: Option<DateTime<Utc>>,
 }
+
+tolerant_record!(SkillActivity, &[("agentsAcw", "agentsACW")]);
 
 /// One day of an hours-of-operation profile.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -358,13 +422,18 @@ pub struct Holiday {
 
 /// A skill or script listed on a profile.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(remote = "Self", rename_all = "camelCase", default)]
 pub struct ProfileMember {
-    #[serde(alias = "scriptId", deserialize_with = "de_opt_id")]
+    #[serde(deserialize_with = "de_opt_id")]
     pub skill_id: Option<Id>,
-    #[serde(alias = "scriptName", deserialize_with = "de_opt_string")]
+    #[serde(deserialize_with = "de_opt_string")]
     pub skill_name: Option<String>,
 }
+
+tolerant_record!(
+    ProfileMember,
+    &[("scriptId", "skillId"), ("scriptName", "skillName")]
+);
 
 /// `GET /hours-of-operation/{profileId}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -379,8 +448,11 @@ pub struct HoursOfOperation {
     pub override_branch: Option<String>,
     #[serde(deserialize_with = "de_opt_time")]
     pub override_expiration_date: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "de_vec")]
     pub days: Vec<HoursDay>,
+    #[serde(deserialize_with = "de_vec")]
     pub holidays: Vec<Holiday>,
+    #[serde(deserialize_with = "de_vec")]
     pub skills: Vec<ProfileMember>,
 }
 
@@ -404,6 +476,59 @@ mod tests {
         assert_eq!(new.agent_id, None);
         assert_eq!(new.in_queue_seconds, Some(76.0));
         assert_eq!(new.media_type_id.as_deref(), Some("4"));
+    }
+
+    #[test]
+    fn a_body_with_both_the_old_and_the_new_name_reads_without_a_duplicate_error() {
+        let both: Contact = serde_json::from_str(
+            r#"{"contactId":1,"contactStart":"2026-05-12T14:00:00Z","contactStartDate":"2026-05-12T14:21:44.530Z",
+                "fromAddr":"4155550100","fromAddress":"4155550123","mediaType":4,"mediaTypeId":"",
+                "ACWSeconds":3,"acwSeconds":null}"#,
+        )
+        .unwrap();
+        // The current name wins; a blank or null current value gives way to the old one.
+        assert_eq!(
+            both.contact_start_date,
+            parse_time("2026-05-12T14:21:44.530Z")
+        );
+        assert_eq!(both.from_address.as_deref(), Some("4155550123"));
+        assert_eq!(both.media_type_id.as_deref(), Some("4"));
+        assert_eq!(both.acw_seconds, Some(3.0));
+        let skill: Skill =
+            serde_json::from_str(r#"{"skillId":7,"mediaType":4,"mediaTypeId":4}"#).unwrap();
+        assert_eq!(skill.media_type_id.as_deref(), Some("4"));
+        let act: SkillActivity = serde_json::from_str(r#"{"agentsAcw":1,"agentsACW":2}"#).unwrap();
+        assert_eq!(act.agents_acw, Some(2.0));
+        let member: ProfileMember =
+            serde_json::from_str(r#"{"scriptId":552201,"scriptName":"Main"}"#).unwrap();
+        assert_eq!(member.skill_id.as_deref(), Some("552201"));
+    }
+
+    #[test]
+    fn null_lists_read_as_empty_rather_than_failing_the_record() {
+        let h: HoursOfOperation = serde_json::from_str(
+            r#"{"hoursOfOperationProfileId":3302,"days":null,"holidays":null,"skills":null}"#,
+        )
+        .unwrap();
+        assert_eq!(h.hours_of_operation_profile_id.as_deref(), Some("3302"));
+        assert!(h.days.is_empty() && h.holidays.is_empty() && h.skills.is_empty());
+        let h: Hierarchy =
+            serde_json::from_str(r#"{"masterContactId":5,"childContacts":null}"#).unwrap();
+        assert_eq!(h.master_contact_id.as_deref(), Some("5"));
+        assert!(h.child_contacts.is_empty());
+    }
+
+    #[test]
+    fn records_still_serialise_under_their_current_names() {
+        let c = Contact {
+            contact_id: Some("1".into()),
+            from_address: Some("x".into()),
+            ..Contact::default()
+        };
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["fromAddress"], "x");
+        let back: Contact = serde_json::from_value(v).unwrap();
+        assert_eq!(back, c);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::codes::Code;
-use super::evidence::{CxoneEvidence, Evidence, Lookup};
+use super::evidence::{CxoneEvidence, Evidence};
 use super::model::{CxoneCheck, Diagnosis, Finding, Severity, Source, TimelineEntry, Verdict};
 use super::rules::{self, support};
 use super::signal::SignalResult;
@@ -72,7 +72,9 @@ pub fn diagnose(ev: &Evidence) -> Diagnosis {
     findings.sort_by_key(|f| rank(f.code));
     let code = findings[0].code;
     let title = if fallback {
-        if matches!(ev.cxone, CxoneEvidence::Checked(_)) {
+        if support::end_accepted(ev) {
+            "The bot ended the contact (signalled End) instead of escalating it"
+        } else if matches!(ev.cxone, CxoneEvidence::Checked(_)) {
             "No cause found in the payload or in CXone's data"
         } else {
             "CXone was not checked, and the payload shows no bot-side cause"
@@ -145,6 +147,26 @@ pub fn needs_recheck(d: &Diagnosis) -> bool {
 
 fn fallback_finding(ev: &Evidence) -> Finding {
     let contact = support::contact_id(ev);
+    if support::end_accepted(ev) {
+        // Not a failed handover but no handover at all: the flow chose to end the call.
+        return support::finding(
+            Code::Hd402,
+            Severity::Info,
+            format!(
+                "The bot signalled 'End' to CXone{}, not 'Escalate': it asked CXone to end the contact rather than to hand it to an agent, so no handover was requested{}.",
+                contact
+                    .as_deref()
+                    .map(|c| format!(" for contact {c}"))
+                    .unwrap_or_default(),
+                match &ev.cxone {
+                    CxoneEvidence::Checked(_) => String::new(),
+                    _ => " (CXone was not checked)".to_string(),
+                }
+            ),
+            "In the Cognigy flow, check the path that reached the Exit Interaction node whose Exit Action is End (a caller asking for an agent should reach one set to Escalate), and send the handover-failure webhook only on an escalation.",
+            json!({ "fallback": true, "contactId": contact, "action": "End" }),
+        );
+    }
     let bot = match support::signal_result(ev) {
         Some(SignalResult::Signaled { .. }) => format!(
             "the bot's signal was accepted by CXone{}",
@@ -219,30 +241,16 @@ fn cxone_check(ev: &Evidence) -> CxoneCheck {
             error: Some(format!("{}: {}", p.what, support::clip(&p.detail, 300))),
         },
         CxoneEvidence::Checked(f) => {
-            let failed = [
-                problem(&f.contact),
-                problem(&f.states),
-                problem(&f.hierarchy),
-                problem(&f.skill),
-                problem(&f.skill_agents),
-                problem(&f.skill_activity),
-                problem(&f.hours),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>();
+            let failed = f
+                .problems()
+                .into_iter()
+                .map(|p| format!("{}: {}", p.what, support::clip(&p.detail, 200)))
+                .collect::<Vec<_>>();
             CxoneCheck {
                 checked: true,
                 error: (!failed.is_empty()).then(|| failed.join("; ")),
             }
         }
-    }
-}
-
-fn problem<T>(l: &Lookup<T>) -> Option<String> {
-    match l {
-        Lookup::Failed(p) => Some(format!("{}: {}", p.what, support::clip(&p.detail, 200))),
-        _ => None,
     }
 }
 
@@ -364,7 +372,7 @@ mod tests {
 
     use super::*;
     use crate::cxone::types::{Contact, ContactState};
-    use crate::diagnosis::evidence::CxoneFacts;
+    use crate::diagnosis::evidence::{CxoneFacts, Lookup};
     use crate::diagnosis::report::render_text;
     use crate::event::HandoverEvent;
 
@@ -431,7 +439,7 @@ mod tests {
                 state("PreQueue", start, None),
                 state("Released", at(end_after), None),
             ]),
-            still_active: Some(false),
+            still_active: Lookup::Found(false),
             ..CxoneFacts::default()
         }))
     }
@@ -446,7 +454,7 @@ mod tests {
                 ..Contact::default()
             }),
             states: Lookup::Found(vec![state("PreQueue", at(-300), None)]),
-            still_active: Some(true),
+            still_active: Lookup::Found(true),
             ..CxoneFacts::default()
         }))
     }
@@ -489,7 +497,7 @@ mod tests {
                 is_warehoused: Some(true),
                 ..Contact::default()
             }),
-            still_active: Some(false),
+            still_active: Lookup::Found(false),
             ..CxoneFacts::default()
         };
         let d = diagnose(&evidence(
@@ -574,7 +582,7 @@ mod tests {
             CxoneEvidence::Checked(Box::new(CxoneFacts {
                 contact: Lookup::NotFound,
                 states: Lookup::NotFound,
-                still_active: Some(false),
+                still_active: Lookup::Found(false),
                 ..CxoneFacts::default()
             }))
         };

@@ -20,6 +20,10 @@ pub enum ProblemKind {
     Forbidden,
     /// Timeouts, 5xx or 429 through every retry: HD503.
     Unavailable,
+    /// CXone answered, but with something a retry would only repeat: another 4xx (400,
+    /// 405, ...) or a body we could not read. Not retried; reported under HD503 with its
+    /// own wording (it is no outage).
+    Rejected,
 }
 
 /// A failed CXone look-up, with one sentence for the report.
@@ -67,9 +71,10 @@ pub struct CxoneFacts {
     /// `GET /contacts/{contactId}/hierarchy`.
     pub hierarchy: Lookup<Hierarchy>,
     /// Whether `GET /contacts/active?contactId=` still lists the contact.
-    pub still_active: Option<bool>,
+    pub still_active: Lookup<bool>,
     /// The target skill: from the event's `targetSkill` (id, or name resolved through the
-    /// skills list), else the contact's own skill.
+    /// skills list), else the skill the contact was last queued on; not looked at for a
+    /// contact that never queued (`cxone::skill_to_check`).
     pub skill: Lookup<Skill>,
     /// `GET /skills/{id}/agents`.
     pub skill_agents: Lookup<Vec<AgentSkillAssignment>>,
@@ -77,6 +82,9 @@ pub struct CxoneFacts {
     pub skill_activity: Lookup<SkillActivity>,
     /// The hours-of-operation profile whose `skills[]` holds the skill.
     pub hours: Lookup<HoursOfOperation>,
+    /// The business unit's time zone (`CXONE_TIME_ZONE`, default UTC): the profile's
+    /// opening times are local times of this zone.
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// Whether and how CXone was consulted.
@@ -106,6 +114,31 @@ pub struct Evidence {
     pub now: DateTime<Utc>,
 }
 
+impl CxoneFacts {
+    /// Every look-up that failed, in a fixed order (contact reads first).
+    pub fn problems(&self) -> Vec<&CxoneProblem> {
+        fn failed<T>(l: &Lookup<T>) -> Option<&CxoneProblem> {
+            match l {
+                Lookup::Failed(p) => Some(p),
+                _ => None,
+            }
+        }
+        [
+            failed(&self.contact),
+            failed(&self.states),
+            failed(&self.hierarchy),
+            failed(&self.still_active),
+            failed(&self.skill),
+            failed(&self.skill_agents),
+            failed(&self.skill_activity),
+            failed(&self.hours),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
 impl Evidence {
     /// The CXone facts, when CXone was checked.
     pub fn facts(&self) -> Option<&CxoneFacts> {
@@ -128,8 +161,19 @@ impl Evidence {
             .unwrap_or(&[])
     }
 
-    /// When the handover was requested: the event's `occurredAt`, if any.
+    /// When the handover was requested: the event's `occurredAt`, else (a flow that does
+    /// not send it) when the receiver got the webhook, `receivedAt` — a little after the
+    /// request, since the flow reports once the signal call has returned.
     pub fn requested_at(&self) -> Option<DateTime<Utc>> {
-        self.event.as_ref().and_then(|e| e.occurred_at)
+        let e = self.event.as_ref()?;
+        e.occurred_at.or(e.received_at)
+    }
+
+    /// True when [`Evidence::requested_at`] is the receive time (the event had no
+    /// `occurredAt`), so messages can say which time they compare.
+    pub fn requested_at_is_receive_time(&self) -> bool {
+        self.event
+            .as_ref()
+            .is_some_and(|e| e.occurred_at.is_none() && e.received_at.is_some())
     }
 }

@@ -98,13 +98,15 @@ pub enum Root<'a> {
 }
 
 const SECTIONS: [&str; 4] = ["flow", "cxone", "handover", "voice"];
-const ROOT_SCALARS: [&str; 10] = [
+const ROOT_SCALARS: [&str; 12] = [
     "conversationId",
     "conversation_id",
     "eventId",
     "event_id",
     "occurredAt",
     "occurred_at",
+    "receivedAt",
+    "received_at",
     "userId",
     "user_id",
     "traceId",

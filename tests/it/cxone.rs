@@ -67,6 +67,13 @@ async fn discovery_and_token_follow_the_cxone_flow() {
             "username=AKIDEXAMPLEQ6JX3ZVJ7RN2M%3D%3D%3D%3D",
         ]
     );
+    // API discovery follows the token's `iss` (the cluster), not CXONE_ISSUER.
+    assert_ne!(stub.cluster_issuer(), stub.issuer());
+    assert!(
+        stub.requests_to_path(&format!("{ISSUER_PATH}/.well-known/cxone-configuration"))
+            .await
+            .is_empty()
+    );
     let discovery = &stub
         .requests_to_path("/.well-known/cxone-configuration")
         .await[0];
@@ -115,7 +122,7 @@ async fn one_token_serves_many_calls() {
     client.check().await.unwrap();
     assert_eq!(stub.token_requests().await, 1);
     assert_eq!(
-        stub.requests_to_path("/.well-known/openid-configuration")
+        stub.requests_to_path(&format!("{ISSUER_PATH}/.well-known/openid-configuration"))
             .await
             .len(),
         1
@@ -480,7 +487,7 @@ async fn gather_reads_contact_and_skill_story() {
         f.hierarchy.found().unwrap().master_contact_id.as_deref(),
         Some(MASTER_CONTACT_ID)
     );
-    assert_eq!(f.still_active, Some(false));
+    assert_eq!(f.still_active, Lookup::Found(false));
     assert_eq!(
         f.skill.found().unwrap().skill_name.as_deref(),
         Some(SKILL_NAME)
@@ -539,7 +546,7 @@ async fn gather_skips_contact_reads_for_the_placeholder_and_reports_unknown_skil
     );
     assert_eq!(f.contact, Lookup::NotLooked);
     assert_eq!(f.states, Lookup::NotLooked);
-    assert_eq!(f.still_active, None);
+    assert_eq!(f.still_active, Lookup::NotLooked);
     assert_eq!(f.skill, Lookup::NotFound);
     assert_eq!(f.skill_agents, Lookup::NotLooked);
     assert_eq!(
@@ -634,8 +641,9 @@ async fn a_refused_login_is_not_retried_for_every_job_of_a_burst() {
 #[tokio::test]
 async fn an_unanswering_discovery_makes_cxone_unreachable_with_unavailable() {
     let stub = CxoneStub::start_bare().await;
+    let discovery = format!("{ISSUER_PATH}/.well-known/openid-configuration");
     wiremock::Mock::given(method("GET"))
-        .and(path("/.well-known/openid-configuration"))
+        .and(path(discovery.as_str()))
         .respond_with(ResponseTemplate::new(502))
         .mount(&stub.server)
         .await;
@@ -645,12 +653,7 @@ async fn an_unanswering_discovery_makes_cxone_unreachable_with_unavailable() {
         panic!("expected Unreachable, got {e:?}");
     };
     assert_eq!(problem.kind, ProblemKind::Unavailable);
-    assert_eq!(
-        stub.requests_to_path("/.well-known/openid-configuration")
-            .await
-            .len(),
-        5
-    );
+    assert_eq!(stub.requests_to_path(&discovery).await.len(), 5);
 }
 
 #[tokio::test]
@@ -712,4 +715,459 @@ async fn settings_read_from_the_stubs_variables_reach_the_stub() {
     assert!(settings.is_configured());
     let client = stub.client_with(settings);
     assert!(client.get_contact(CONTACT_ID).await.unwrap().is_some());
+}
+
+// ---- the audit's findings ----
+
+/// A token response whose access token is `name` (to tell tokens apart in requests).
+fn named_token(stub: &CxoneStub, name: &str, expires_in: u64) -> Value {
+    let mut t = stub.token_response(expires_in);
+    t["access_token"] = json!(name);
+    t
+}
+
+fn bearers(reqs: &[wiremock::Request]) -> Vec<String> {
+    reqs.iter()
+        .map(|r| {
+            r.headers
+                .get("authorization")
+                .map(|v| {
+                    v.to_str()
+                        .unwrap()
+                        .trim_start_matches("Bearer ")
+                        .to_string()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn api_discovery_uses_the_tokens_issuer_and_fails_without_it() {
+    // The configured issuer serves OpenID discovery but no API discovery: only the token's
+    // `iss` does. A client that asked the configured issuer would get a 404 here.
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let client = stub.client();
+    assert!(client.get_contact(CONTACT_ID).await.unwrap().is_some());
+    assert_eq!(
+        stub.requests_to_path("/.well-known/cxone-configuration")
+            .await
+            .len(),
+        1
+    );
+    // A token without `iss` falls back to the configured issuer, which has no API
+    // discovery: the failure is named, not hidden.
+    let bare = CxoneStub::start_bare().await;
+    bare.mount_openid_configuration().await;
+    let mut token = bare.token_response(3600);
+    token["id_token"] = json!(unsigned_jwt(&json!({"tenantId": TENANT_ID})));
+    token["access_token"] = json!(unsigned_jwt(&json!({"tenantId": TENANT_ID})));
+    bare.mount_token(token).await;
+    bare.mount_cxone_configuration().await;
+    let err = bare.client().check().await.unwrap_err();
+    assert!(matches!(err, CxoneError::AuthFailed { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_failed_early_renewal_keeps_the_still_valid_token_and_tries_again_later() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    stub.mount_cxone_configuration().await;
+    stub.mount_story().await;
+    // The first grant: a two-second token, renewed at half-life. Then the token endpoint
+    // answers 503 for one renewal attempt (1 + 4 retries), then grants again.
+    let grant = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    wiremock::Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(grant(named_token(&stub, "token-A", 2)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&stub.server)
+        .await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(5)
+        .with_priority(2)
+        .mount(&stub.server)
+        .await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(grant(named_token(&stub, "token-B", 3600)))
+        .with_priority(3)
+        .mount(&stub.server)
+        .await;
+    let client = stub.client();
+    client.get_contact(CONTACT_ID).await.unwrap();
+    // Waiting for the clock, not for work: the token has to age past its renewal point
+    // (1 s) but not past its expiry (2 s).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let calls = (0..10).map(|_| client.get_contact(CONTACT_ID));
+    for r in futures_util::future::join_all(calls).await {
+        assert!(matches!(r, Ok(Some(_))), "{r:?}");
+    }
+    // One renewal attempt (five requests with its retries) for ten callers, and every
+    // call went out with the old token.
+    assert_eq!(stub.token_requests().await, 6);
+    let api = stub
+        .requests_to_path(&stub.api_path(&format!("contacts/{CONTACT_ID}")))
+        .await;
+    assert!(
+        bearers(&api).iter().all(|b| b == "token-A"),
+        "{:?}",
+        bearers(&api)
+    );
+    // After the pause (a tenth of the lifetime), one caller renews.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    client.get_contact(CONTACT_ID).await.unwrap();
+    assert_eq!(stub.token_requests().await, 7);
+    let api = stub
+        .requests_to_path(&stub.api_path(&format!("contacts/{CONTACT_ID}")))
+        .await;
+    assert_eq!(bearers(&api).last().map(String::as_str), Some("token-B"));
+}
+
+#[tokio::test]
+async fn a_failed_renewal_after_the_token_expired_is_an_error() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    stub.mount_cxone_configuration().await;
+    stub.mount_story().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(named_token(&stub, "token-A", 1)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&stub.server)
+        .await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&stub.server)
+        .await;
+    let client = stub.client();
+    client.get_contact(CONTACT_ID).await.unwrap();
+    // Waiting for the clock: past the one-second token's expiry.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let err = client.get_contact(CONTACT_ID).await.unwrap_err();
+    assert!(matches!(err, CxoneError::Unavailable { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn twenty_callers_past_the_renewal_point_share_one_renewal() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    stub.mount_cxone_configuration().await;
+    stub.mount_story().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(named_token(&stub, "token-A", 2))
+                .set_delay(Duration::from_millis(200)),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&stub.server)
+        .await;
+    // A slow renewal makes every caller arrive while it runs.
+    wiremock::Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(named_token(&stub, "token-B", 3600))
+                .set_delay(Duration::from_millis(300)),
+        )
+        .mount(&stub.server)
+        .await;
+    let client = stub.client();
+    client.get_contact(CONTACT_ID).await.unwrap();
+    // Waiting for the clock: past the renewal point.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let calls = (0..20).map(|_| client.get_contact(CONTACT_ID));
+    for r in futures_util::future::join_all(calls).await {
+        assert!(matches!(r, Ok(Some(_))), "{r:?}");
+    }
+    assert_eq!(stub.token_requests().await, 2);
+    let api = stub
+        .requests_to_path(&stub.api_path(&format!("contacts/{CONTACT_ID}")))
+        .await;
+    assert_eq!(
+        bearers(&api).iter().filter(|b| *b == "token-B").count(),
+        20,
+        "the renewed token serves every waiting caller"
+    );
+}
+
+#[tokio::test]
+async fn twenty_concurrent_401s_cost_one_re_authentication() {
+    let stub = CxoneStub::start_bare().await;
+    stub.mount_openid_configuration().await;
+    stub.mount_cxone_configuration().await;
+    stub.mount_story().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(named_token(&stub, "token-A", 3600)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&stub.server)
+        .await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(named_token(&stub, "token-B", 3600))
+                .set_delay(Duration::from_millis(200)),
+        )
+        .mount(&stub.server)
+        .await;
+    // CXone revoked token A: every read with it answers 401 (slowly, so they overlap).
+    wiremock::Mock::given(method("GET"))
+        .and(path(stub.api_path(&format!("contacts/{CONTACT_ID}"))))
+        .and(header("authorization", "Bearer token-A"))
+        .respond_with(ResponseTemplate::new(401).set_delay(Duration::from_millis(100)))
+        .with_priority(1)
+        .mount(&stub.server)
+        .await;
+    let client = stub.client();
+    client.check().await.unwrap();
+    let calls = (0..20).map(|_| client.get_contact(CONTACT_ID));
+    for r in futures_util::future::join_all(calls).await {
+        assert!(matches!(r, Ok(Some(_))), "{r:?}");
+    }
+    assert_eq!(stub.token_requests().await, 2, "one re-authentication");
+    let api = stub
+        .requests_to_path(&stub.api_path(&format!("contacts/{CONTACT_ID}")))
+        .await;
+    let b = bearers(&api);
+    assert_eq!(b.iter().filter(|t| *t == "token-A").count(), 20);
+    assert_eq!(b.iter().filter(|t| *t == "token-B").count(), 20);
+}
+
+#[tokio::test]
+async fn bodies_with_both_old_and_new_names_and_null_lists_are_read() {
+    let stub = CxoneStub::start().await;
+    let mut contact = stub.fixture("contact_completed");
+    // A version in transition sends both spellings.
+    contact["contactId"]["contactStart"] = json!("2026-05-12T14:00:00.000Z");
+    contact["contactId"]["fromAddr"] = json!("4155550100");
+    contact["contactId"]["mediaType"] = json!(4);
+    stub.contact(CONTACT_ID, 200, contact).await;
+    let mut hours = stub.fixture("hours_detail");
+    hours["holidays"] = Value::Null;
+    stub.respond(
+        &format!("hours-of-operation/{HOURS_PROFILE_ID}"),
+        200,
+        hours,
+    )
+    .await;
+    stub.hierarchy(
+        CONTACT_ID,
+        200,
+        json!({"masterContactId": 745512890101u64, "childContacts": null}),
+    )
+    .await;
+    let client = stub.client();
+    let c = client.get_contact(CONTACT_ID).await.unwrap().unwrap();
+    let want = stub.fixture("contact_completed")["contactId"]["contactStartDate"].clone();
+    assert_eq!(
+        c.contact_start_date
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        want.as_str().map(str::to_string),
+        "the current name wins"
+    );
+    let h = client
+        .hours_profile(HOURS_PROFILE_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(h.holidays.is_empty());
+    assert!(!h.days.is_empty());
+    let hier = client.hierarchy(CONTACT_ID).await.unwrap().unwrap();
+    assert!(hier.child_contacts.is_empty());
+}
+
+#[tokio::test]
+async fn a_forbidden_active_contacts_read_shows_as_a_forbidden_problem() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    stub.active(CONTACT_ID, 403, json!({"error": "Forbidden"}))
+        .await;
+    let client = stub.client();
+    let f = facts(gather(Some(&client), Some(&event(CONTACT_ID, None)), None).await);
+    let Lookup::Failed(p) = &f.still_active else {
+        panic!("expected a failed look-up, got {:?}", f.still_active);
+    };
+    assert_eq!(p.kind, ProblemKind::Forbidden);
+    assert!(p.what.contains("/contacts/active"), "{}", p.what);
+    assert_eq!(f.problems().len(), 1);
+}
+
+#[tokio::test]
+async fn a_400_on_a_read_is_not_retried_and_not_called_an_outage() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let rel = format!("contacts/{CONTACT_ID}/hierarchy");
+    stub.respond(&rel, 400, json!({"error": "InvalidParameter"}))
+        .await;
+    let client = stub.client();
+    let f = facts(gather(Some(&client), Some(&event(CONTACT_ID, None)), None).await);
+    let Lookup::Failed(p) = &f.hierarchy else {
+        panic!("expected a failed look-up, got {:?}", f.hierarchy);
+    };
+    assert_eq!(p.kind, ProblemKind::Rejected);
+    assert_eq!(stub.api_requests(&rel).await, 1, "a 400 is an answer");
+    // The report says so rather than claiming retries.
+    let ev = handover_doctor::diagnosis::evidence::Evidence {
+        event: Some(event(CONTACT_ID, None)),
+        contact_id: Some(CONTACT_ID.into()),
+        cxone: CxoneEvidence::Checked(Box::new(f)),
+        required_context_keys: Vec::new(),
+        now: Utc::now(),
+    };
+    let d = handover_doctor::diagnosis::diagnose(&ev);
+    let hd503 = d
+        .findings
+        .iter()
+        .find(|f| f.code == handover_doctor::diagnosis::Code::Hd503)
+        .expect("HD503");
+    assert!(hd503.message.contains("not retried"), "{}", hd503.message);
+    assert!(
+        !hd503.message.contains("through every retry"),
+        "{}",
+        hd503.message
+    );
+    assert!(hd503.message.contains("400"), "{}", hd503.message);
+}
+
+#[tokio::test]
+async fn the_retry_time_bound_holds_against_a_slow_failing_server() {
+    let stub = CxoneStub::start().await;
+    let rel = format!("skills/{SKILL_ID}");
+    // Each attempt takes 0.9 s and fails: a bound that only checked the waits would start
+    // a second attempt at 0.9 s and end near 1.8 s.
+    stub.respond_with(
+        &rel,
+        ResponseTemplate::new(503).set_delay(Duration::from_millis(900)),
+    )
+    .await;
+    let mut settings = stub.settings();
+    settings.retry_budget = Duration::from_millis(1500);
+    let client = stub.client_with(settings);
+    client.check().await.unwrap();
+    let started = Instant::now();
+    let err = client.skill(SKILL_ID).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, CxoneError::Unavailable { .. }), "{err:?}");
+    assert!(took <= Duration::from_millis(1700), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_burst_over_several_skills_reads_each_hours_profile_once() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    // Skills no profile lists (and the story's, which one does).
+    let skills = ["4412877", "4413001", "4413002", "4413003", "4413004"];
+    for id in &skills[1..] {
+        stub.skill(
+            id,
+            200,
+            json!({"skillId": id, "skillName": format!("Skill_{id}")}),
+        )
+        .await;
+    }
+    let client = stub.client();
+    let burst = skills
+        .iter()
+        .flat_map(|id| (0..3).map(move |_| *id))
+        .map(|id| {
+            let ev = event(CONTACT_ID, Some(id));
+            let client = client.clone();
+            async move { facts(gather(Some(&client), Some(&ev), None).await) }
+        });
+    let all = futures_util::future::join_all(burst).await;
+    for (f, id) in all.iter().zip(skills.iter().flat_map(|id| [*id; 3])) {
+        match id {
+            "4412877" => assert!(f.hours.found().is_some(), "{id}"),
+            _ => assert_eq!(f.hours, Lookup::NotFound, "{id}"),
+        }
+    }
+    assert_eq!(stub.api_requests("hours-of-operation").await, 1);
+    assert_eq!(
+        stub.api_requests(&format!("hours-of-operation/{HOURS_PROFILE_ID}"))
+            .await,
+        1
+    );
+    assert_eq!(
+        stub.api_requests(&format!("hours-of-operation/{OTHER_HOURS_PROFILE_ID}"))
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn without_a_target_skill_the_queued_skill_is_checked_and_a_never_queued_contact_none() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let client = stub.client();
+    // The story contact queued on 4412877: that skill is checked.
+    let f = facts(gather(Some(&client), Some(&event(CONTACT_ID, None)), None).await);
+    assert_eq!(f.skill.found().unwrap().skill_id.as_deref(), Some(SKILL_ID));
+    // A contact that stayed in pre-queue on the bot's skill: no skill is checked.
+    let prequeue = "745512890402";
+    let mut c = stub.fixture("contact_completed");
+    c["contactId"]["contactId"] = json!(745512890402u64);
+    c["contactId"]["skillId"] = json!(4412801);
+    c["contactId"]["skillName"] = json!("Cognigy_Bot_IVR");
+    c["contactId"]["inQueueSeconds"] = json!(0);
+    c["contactId"]["abandoned"] = json!(false);
+    stub.contact(prequeue, 200, c).await;
+    stub.state_history(
+        prequeue,
+        200,
+        json!({"contactStateHistory": [
+            {"stateIndex": 1, "contactStateName": "PreQueue", "startDate": "2026-05-12T14:21:44Z",
+             "skillId": 4412801, "skillName": "Cognigy_Bot_IVR"},
+            {"stateIndex": 2, "contactStateName": "Released", "startDate": "2026-05-12T14:27:44Z",
+             "skillId": 4412801, "skillName": "Cognigy_Bot_IVR"}
+        ]}),
+    )
+    .await;
+    stub.skill(
+        "4412801",
+        200,
+        json!({"skillId": 4412801, "skillName": "Cognigy_Bot_IVR"}),
+    )
+    .await;
+    for e in [Some(event(prequeue, None)), None] {
+        let f = facts(gather(Some(&client), e.as_ref(), Some(prequeue)).await);
+        assert!(f.contact.found().is_some());
+        assert_eq!(f.skill, Lookup::NotLooked);
+        assert_eq!(f.skill_agents, Lookup::NotLooked);
+        assert_eq!(f.hours, Lookup::NotLooked);
+    }
+    assert_eq!(stub.api_requests("skills/4412801").await, 0);
+}
+
+#[tokio::test]
+async fn the_contact_named_in_the_signal_result_is_read_when_the_event_has_no_contact_id() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let client = stub.client();
+    let ev = HandoverEvent::parse(
+        json!({
+            "conversationId": "conv-2",
+            "handover": {"signalResult": format!("Signaled CXone with: 'Escalate' for contactId: {CONTACT_ID}")}
+        })
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let f = facts(gather(Some(&client), Some(&ev), None).await);
+    assert!(f.contact.found().is_some());
+    assert_eq!(
+        stub.api_requests(&format!("contacts/{CONTACT_ID}")).await,
+        1
+    );
 }

@@ -54,7 +54,8 @@ impl Scenario {
     fn load(dir: PathBuf) -> Self {
         let event = std::fs::read(dir.join("event.json"))
             .ok()
-            .map(|b| HandoverEvent::parse(&b).expect("event.json is a valid event"));
+            // The canonical form the worker reads (a `receivedAt` in it is kept).
+            .map(|b| HandoverEvent::from_json(&b).expect("event.json is a valid event"));
         let now = std::fs::read_to_string(dir.join("now.txt"))
             .expect("now.txt")
             .trim()
@@ -107,7 +108,7 @@ impl Scenario {
         }
         let stub = CxoneStub::start().await;
         let event = self.event.as_ref();
-        let contact_id = event.and_then(|e| e.real_contact_id()).map(str::to_string);
+        let contact_id = handover_doctor::cxone::contact_to_read(event, None);
         if let Some(id) = &contact_id {
             for (stem, rel) in [
                 ("contact", format!("contacts/{id}")),
@@ -194,13 +195,14 @@ impl Scenario {
     /// Gathers through the real client and diagnoses at the scenario's "now", the way the
     /// worker and `diagnose --payload` do.
     async fn diagnose_with(&self, stub: &CxoneStub) -> Diagnosis {
-        let client = stub.client();
+        let mut settings = stub.settings();
+        if let Some(zone) = self.meta["timeZone"].as_str() {
+            settings.time_zone = zone.parse().expect("timeZone is an IANA name");
+        }
+        let client = stub.client_with(settings);
         let cxone = handover_doctor::cxone::gather(Some(&client), self.event.as_ref(), None).await;
         diagnose(&Evidence {
-            contact_id: self
-                .event
-                .as_ref()
-                .and_then(|e| e.real_contact_id().map(str::to_string)),
+            contact_id: handover_doctor::cxone::contact_to_read(self.event.as_ref(), None),
             event: self.event.clone(),
             cxone,
             required_context_keys: vec!["routingData".into(), "customerInfo".into()],
@@ -220,6 +222,9 @@ fn failure(kind: &str) -> ResponseTemplate {
             .set_body_json(json!({"error": "Forbidden", "message": "Insufficient permissions"})),
         "unavailable" => ResponseTemplate::new(503),
         "auth" => ResponseTemplate::new(401),
+        "rejected" => {
+            ResponseTemplate::new(400).set_body_json(json!({"error": "InvalidParameter"}))
+        }
         other => panic!("unknown failure kind {other}"),
     }
 }
@@ -238,6 +243,41 @@ fn messages_comparable(meta: &Value) -> bool {
 async fn every_cxone_scenario_gives_its_expected_diagnosis_through_the_real_client() {
     let dirs = SCENARIOS.iter().map(|c| (c.to_string(), rules_dir(c)));
     check_scenarios(dirs).await;
+}
+
+#[tokio::test]
+async fn every_other_story_gives_its_expected_diagnosis_through_the_real_client() {
+    // Without a targetSkill, without occurredAt, a live contact without history, an End
+    // signal, a refused /contacts/active, hours in another time zone.
+    let dirs = Code::ALL.iter().flat_map(|c| {
+        crate::rules::other_stories(*c).into_iter().map(move |dir| {
+            let name = format!("{c} {}", dir.file_name().unwrap().to_string_lossy());
+            (name, dir)
+        })
+    });
+    check_scenarios(dirs).await;
+}
+
+#[tokio::test]
+async fn without_a_target_skill_a_contact_that_never_queued_costs_no_skill_reads() {
+    let sc = Scenario::load(rules_dir("HD204").with_file_name("no-target-skill"));
+    let stub = sc.stub().await;
+    let d = sc.diagnose_with(&stub).await;
+    assert_eq!(codes(&d), ["HD204"]);
+    let skill_reads = stub
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path().contains("/skills") || r.url.path().contains("/hours-of"))
+        .count();
+    assert_eq!(skill_reads, 0, "the bot's pre-queue skill is not checked");
+
+    // Queued without a targetSkill: the skill of the queued state is checked.
+    let sc = Scenario::load(rules_dir("HD303").with_file_name("no-target-skill"));
+    let stub = sc.stub().await;
+    let d = sc.diagnose_with(&stub).await;
+    assert_eq!(d.verdict.code, Code::Hd303, "{:?}", codes(&d));
+    assert_eq!(stub.api_requests("skills/4412877/activity").await, 1);
 }
 
 #[tokio::test]

@@ -296,6 +296,9 @@ proptest! {
     ) {
         let body = serde_json::to_vec(&value).unwrap();
         if let Ok(event) = HandoverEvent::parse(&body) {
+            // A webhook always carries the receiver's stamp, and never a scanner's id.
+            prop_assert!(event.received_at.is_some());
+            prop_assert!(!event.event_id.starts_with("scan:"), "{}", event.event_id);
             check_canonical(&event)?;
         }
     }

@@ -1,7 +1,8 @@
 //! The rule fixtures: every finding code has a scenario that raises it and a close one
-//! that does not (`fixtures/rules/<CODE>/{raises,not-raised}/`), with the expected verdict
-//! and findings checked in beside it; and every sample webhook in `fixtures/webhooks/`
-//! gives the verdicts its README promises: without CXone, and with the CXone data of the
+//! that does not (`fixtures/rules/<CODE>/{raises,not-raised}/`), some codes more stories
+//! that raise them (`fixtures/rules/<CODE>/<story>/`), each with the expected verdict and
+//! findings checked in beside it; and every sample webhook in `fixtures/webhooks/` gives
+//! the verdicts its README promises: without CXone, and with the CXone data of the
 //! scenario of the code it promises with CXone.
 //!
 //! A scenario directory holds the webhook (`event.json`, optional), the CXone bodies as
@@ -9,22 +10,22 @@
 //! `hierarchy.json`, `skill.json`, `skill-agents.json`, `skill-activity.json`,
 //! `hours.json`, `active.json`; an absent file is a 404), `now.txt`, and an optional
 //! `cxone.json` meta file: `{"configured": false}`, `{"unreachable": "auth"|"forbidden"|
-//! "unavailable"}`, `{"failures": {"<file stem>": "<kind>"}}` and
-//! `{"requiredContextKeys": [...]}`. Run with `UPDATE_EXPECT=1` to rewrite the
-//! `expected.json` files, then review the diff.
+//! "unavailable"}`, `{"failures": {"<file stem>": "<kind>"}}` (kinds as above, or
+//! `"rejected"`), `{"timeZone": "<IANA name>"}` (`CXONE_TIME_ZONE`) and
+//! `{"requiredContextKeys": [...]}`. `event.json` is read as the worker reads the queued
+//! event (a `receivedAt` in it is the receiver's stamp). Run with `UPDATE_EXPECT=1` to
+//! rewrite the `expected.json` files, then review the diff.
 
 use std::path::{Path, PathBuf};
 
 use handover_doctor::cxone::types::{
     AgentSkillAssignment, Contact, ContactState, Hierarchy, HoursOfOperation, Skill, SkillActivity,
 };
+use handover_doctor::cxone::{contact_to_read, skill_to_check};
 use handover_doctor::diagnosis::evidence::{
     CxoneEvidence, CxoneFacts, CxoneProblem, Evidence, Lookup, ProblemKind,
 };
-use handover_doctor::diagnosis::{
-    Code, Diagnosis, SignalResult, diagnose, explain, needs_recheck, parse_signal_result,
-    render_text,
-};
+use handover_doctor::diagnosis::{Code, Diagnosis, diagnose, explain, needs_recheck, render_text};
 use handover_doctor::event::HandoverEvent;
 use serde_json::{Value, json};
 
@@ -45,6 +46,7 @@ fn kind(s: &str) -> ProblemKind {
         "auth" => ProblemKind::AuthFailed,
         "forbidden" => ProblemKind::Forbidden,
         "unavailable" => ProblemKind::Unavailable,
+        "rejected" => ProblemKind::Rejected,
         other => panic!("unknown failure kind {other}"),
     }
 }
@@ -54,6 +56,7 @@ fn problem(k: ProblemKind, what: &str) -> CxoneProblem {
         ProblemKind::AuthFailed => "CXone's token endpoint answered 401 Unauthorized",
         ProblemKind::Forbidden => "CXone answered 403 Forbidden",
         ProblemKind::Unavailable => "CXone answered 503 Service Unavailable through every retry",
+        ProblemKind::Rejected => "CXone answered 400 Bad Request",
     };
     CxoneProblem {
         kind: k,
@@ -62,8 +65,8 @@ fn problem(k: ProblemKind, what: &str) -> CxoneProblem {
     }
 }
 
-/// One look-up: the failure the meta file names, else the file's body, else a 404
-/// (when the look-up would have been made at all).
+/// One look-up: not made at all when `looked` is false (whatever files exist); else the
+/// failure the meta file names, else the file's body, else a 404.
 fn lookup<T: serde::de::DeserializeOwned>(
     dir: &Path,
     meta: &Value,
@@ -72,6 +75,9 @@ fn lookup<T: serde::de::DeserializeOwned>(
     looked: bool,
     pick: impl Fn(Value) -> Value,
 ) -> Lookup<T> {
+    if !looked {
+        return Lookup::NotLooked;
+    }
     if let Some(k) = meta["failures"][stem].as_str() {
         return Lookup::Failed(problem(kind(k), what));
     }
@@ -80,8 +86,7 @@ fn lookup<T: serde::de::DeserializeOwned>(
             serde_json::from_value(pick(body))
                 .unwrap_or_else(|e| panic!("{}/{stem}.json: {e}", dir.display())),
         ),
-        None if looked => Lookup::NotFound,
-        None => Lookup::NotLooked,
+        None => Lookup::NotFound,
     }
 }
 
@@ -89,7 +94,8 @@ fn lookup<T: serde::de::DeserializeOwned>(
 pub fn load_evidence(dir: &Path) -> Evidence {
     let event = std::fs::read(dir.join("event.json"))
         .ok()
-        .map(|b| HandoverEvent::parse(&b).expect("event.json is a valid event"));
+        // The canonical form the worker reads (a `receivedAt` in it is kept).
+        .map(|b| HandoverEvent::from_json(&b).expect("event.json is a valid event"));
     load_evidence_for(dir, event)
 }
 
@@ -101,16 +107,8 @@ fn load_evidence_for(dir: &Path, event: Option<HandoverEvent>) -> Evidence {
         .trim()
         .parse()
         .expect("now.txt is RFC 3339");
-    let contact_id = event.as_ref().and_then(|e| {
-        e.real_contact_id().map(str::to_string).or_else(|| {
-            let result = e.handover.signal_result.as_deref()?;
-            match parse_signal_result(result)? {
-                SignalResult::Signaled { contact_id, .. } => contact_id,
-                SignalResult::Failed(err) => err.contact_id,
-            }
-            .filter(|id| id != "100000000000")
-        })
-    });
+    // The contact and the skill the real gatherer would read (`cxone::gather`).
+    let contact_id = contact_to_read(event.as_ref(), None);
     let required_context_keys = meta["requiredContextKeys"]
         .as_array()
         .map(|a| {
@@ -154,10 +152,11 @@ fn load_evidence_for(dir: &Path, event: Option<HandoverEvent>) -> Evidence {
             has_id,
             |v| v,
         );
-        let target = event
-            .as_ref()
-            .and_then(|e| e.handover.target_skill.clone())
-            .or_else(|| contact.found().and_then(|c| c.skill_id.clone()));
+        let target = skill_to_check(
+            event.as_ref(),
+            contact.found(),
+            states.found().map(Vec::as_slice),
+        );
         let skill: Lookup<Skill> = lookup(
             dir,
             &meta,
@@ -195,10 +194,15 @@ fn load_evidence_for(dir: &Path, event: Option<HandoverEvent>) -> Evidence {
             skill_known,
             |v| v,
         );
-        let still_active = if meta["failures"]["active"].is_string() || !has_id {
-            None
+        let still_active = if let Some(k) = meta["failures"]["active"].as_str() {
+            Lookup::Failed(problem(
+                kind(k),
+                &format!("GET /contacts/active?contactId={id}"),
+            ))
+        } else if !has_id {
+            Lookup::NotLooked
         } else {
-            Some(
+            Lookup::Found(
                 read_json(&dir.join("active.json"))
                     .and_then(|v| v["activeContacts"].as_array().cloned())
                     .unwrap_or_default()
@@ -215,6 +219,10 @@ fn load_evidence_for(dir: &Path, event: Option<HandoverEvent>) -> Evidence {
             skill_agents,
             skill_activity,
             hours,
+            time_zone: meta["timeZone"]
+                .as_str()
+                .map(|z| z.parse().expect("timeZone is an IANA name"))
+                .unwrap_or_default(),
         }))
     };
     Evidence {
@@ -239,7 +247,9 @@ fn summary(d: &Diagnosis) -> Value {
     })
 }
 
-fn scenario_dirs() -> Vec<(Code, bool, PathBuf)> {
+/// Every scenario: `raises` and `not-raised` for each code, then each code's other
+/// stories (any other directory beside them), which raise the code too.
+pub fn scenario_dirs() -> Vec<(Code, bool, PathBuf)> {
     let root = fixtures().join("rules");
     let mut out = Vec::new();
     for &code in Code::ALL {
@@ -249,7 +259,29 @@ fn scenario_dirs() -> Vec<(Code, bool, PathBuf)> {
             out.push((code, raises, dir));
         }
     }
+    for &code in Code::ALL {
+        for dir in other_stories(code) {
+            out.push((code, true, dir));
+        }
+    }
     out
+}
+
+/// A code's stories besides `raises` and `not-raised`, sorted by name.
+pub fn other_stories(code: Code) -> Vec<PathBuf> {
+    let root = fixtures().join("rules").join(code.as_str());
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n == "raises" || n == "not-raised")
+        })
+        .collect();
+    dirs.sort();
+    dirs
 }
 
 #[test]
@@ -300,7 +332,7 @@ fn every_raising_fixture_has_its_own_code_as_verdict_unless_precedence_says_othe
     // Documented exceptions: a side finding that another code outranks on purpose.
     let outranked: &[(Code, Code)] = &[(Code::Hd502, Code::Hd205)];
     for (code, raises, dir) in scenario_dirs() {
-        if !raises {
+        if !raises || !dir.ends_with("raises") {
             continue;
         }
         let d = diagnose(&load_evidence(&dir));
@@ -429,5 +461,9 @@ fn the_scenario_readme_table_matches_what_the_scenarios_give() {
         assert_eq!(findings.join(" "), cells[4], "{line}");
         rows += 1;
     }
-    assert_eq!(rows, 2 * Code::ALL.len());
+    assert_eq!(
+        rows,
+        scenario_dirs().len(),
+        "every scenario has a README row"
+    );
 }

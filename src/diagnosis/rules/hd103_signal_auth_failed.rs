@@ -13,13 +13,14 @@ use crate::diagnosis::signal::{SignalError, SignalStage};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SignalAuthFailed;
 
-/// True when the extension's error is about getting a token or the API endpoint (and so
-/// belongs to this rule rather than HD104/HD105/HD106).
+/// True when the extension's error belongs to this rule rather than HD104/HD105/HD106:
+/// getting a token or the API endpoint failed, or the Signal API answered 400 or 401
+/// (CONTRACT.md section 7: "400/401 on token or signal").
 pub(crate) fn is_auth_failure(err: &SignalError) -> bool {
     match err.stage {
         SignalStage::Token | SignalStage::Discovery => true,
         SignalStage::Validation => !err.message.to_ascii_lowercase().contains("action"),
-        SignalStage::Signal | SignalStage::Unknown => err.http_status == Some(401),
+        SignalStage::Signal | SignalStage::Unknown => matches!(err.http_status, Some(400 | 401)),
     }
 }
 
@@ -55,6 +56,12 @@ impl Rule for SignalAuthFailed {
             SignalStage::Validation => (
                 format!("the Exit Interaction node's CXone Connection is incomplete: \"{msg}\""),
                 "Fill in the Exit Interaction node's CXone Connection (Environment URL, Access Key ID and Secret, Client ID and Secret) and its Business Unit Number.",
+            ),
+            SignalStage::Signal | SignalStage::Unknown if err.http_status == Some(400) => (
+                format!(
+                    "the CXone Signal API refused the bot's request as malformed{status}: \"{msg}\"; a 400 means CXone did not accept the request itself — typically the bearer token the bot sent (an expired or mangled plain-text token from the Studio token script, a token of another tenant or environment), or parameters too large for the query string (older extension versions), or a contact id that is no live contact of this business unit"
+                ),
+                "Check how the bot gets its CXone token: the Exit Interaction node's CXone Connection (Access Key ID/Secret of an active user, Client ID/Secret, the tenant's Environment URL) or the Studio token script that hands it over; update the extension to a version that sends the signal parameters in the body; and check that the flow signals this call's spawned contact id (X-InContact-ContactId) while the caller is still connected (see the CXone timeline).",
             ),
             SignalStage::Signal | SignalStage::Unknown => (
                 format!("the CXone Signal API refused the bot's token{status}: \"{msg}\""),

@@ -1,4 +1,5 @@
-//! HD105 signal-rejected: the Signal API answered another 4xx or a 5xx.
+//! HD105 signal-rejected: the Signal API answered a 4xx other than 400/401 (HD103) and 403
+//! (HD104), or a 5xx.
 
 use serde_json::json;
 
@@ -17,9 +18,6 @@ pub struct SignalRejected;
 /// What a Signal API status means for the handover.
 pub(crate) fn signal_status_meaning(status: Option<u16>) -> &'static str {
     match status {
-        Some(400) => {
-            "CXone refused the request: usually the contact is no longer live (the caller hung up or the script ended), the id is not a contact of this business unit, or the parameters were too large for the query string (older extension versions)"
-        }
         Some(404) => {
             "CXone does not know this contact as a live interaction: the id is wrong (master instead of spawned, or from another call) or the contact had already ended"
         }
@@ -57,7 +55,7 @@ impl Rule for SignalRejected {
             _ => "an error".to_string(),
         };
         let fix = match err.http_status {
-            Some(400 | 404) => {
+            Some(404) => {
                 "Check that the flow signals the spawned contact id (X-InContact-ContactId, the extension's Spawned Contact ID) of this call, and that the caller was still connected (see the CXone timeline); if the extension sends parameters in the query string, update it to a version that sends them in the body."
             }
             Some(s) if s == 429 || s >= 500 => {

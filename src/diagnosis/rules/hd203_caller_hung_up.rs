@@ -5,7 +5,8 @@ use serde_json::json;
 
 use super::Rule;
 use super::support::{
-    HANGUP_GRACE, agent_took_it, contact_end, contact_id, finding, hms, secs, state_at,
+    HANGUP_GRACE, agent_took_it, contact_end, contact_id, finding, hms, is_escalation,
+    requested_phrase, secs, state_at,
 };
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;
@@ -21,6 +22,10 @@ impl Rule for CallerHungUp {
     const DOC: &'static str = include_str!("hd203_caller_hung_up.md");
 
     fn check(&self, ev: &Evidence) -> Option<Finding> {
+        // A bot that signalled `End` ended the contact itself: nobody hung up on a handover.
+        if !is_escalation(ev) {
+            return None;
+        }
         let requested = ev.requested_at()?;
         let contact = ev.contact()?;
         if agent_took_it(ev) {
@@ -52,15 +57,16 @@ impl Rule for CallerHungUp {
             Self::CODE,
             Severity::Error,
             format!(
-                "Contact {id} ended at {}{in_state}, {relation} the handover was requested at {}{reason}: the caller hung up (or the line dropped) before CXone could route the call.",
+                "Contact {id} ended at {}{in_state}, {relation} {}{reason}: the caller hung up (or the line dropped) before CXone could route the call.",
                 hms(end),
-                hms(requested),
+                requested_phrase(ev).unwrap_or_default(),
             ),
             "Nothing is broken for this call. If it happens often, shorten the bot's path to the handover (confirm less, escalate earlier when the caller asks for an agent) and check the prompts played while the handover runs (Exit Interaction waits 5 s).",
             json!({
                 "contactId": id,
                 "endedAt": end,
                 "requestedAt": requested,
+                "requestedAtIsReceiveTime": ev.requested_at_is_receive_time().then_some(true),
                 "secondsAfterRequest": delta,
                 "lastState": state,
                 "endReason": contact.end_reason,

@@ -5,8 +5,8 @@ use serde_json::json;
 
 use super::Rule;
 use super::support::{
-    HANGUP_GRACE, agent_took_it, contact_end, contact_id, finding, hms, reached_queue, secs,
-    signal_accepted, still_active,
+    HANGUP_GRACE, agent_took_it, contact_end, contact_id, escalation_accepted, finding, hms,
+    reached_queue, secs, still_active,
 };
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;
@@ -23,7 +23,9 @@ impl Rule for NotRoutedAfterSignal {
     const DOC: &'static str = include_str!("hd204_not_routed_after_signal.md");
 
     fn check(&self, ev: &Evidence) -> Option<Finding> {
-        if !signal_accepted(ev) {
+        // Only an accepted escalation asks the script for an agent; after `End` the script
+        // ending the contact is what the bot asked for.
+        if !escalation_accepted(ev) {
             return None;
         }
         let requested = ev.requested_at()?;
@@ -61,13 +63,19 @@ impl Rule for NotRoutedAfterSignal {
             Self::CODE,
             Severity::Error,
             format!(
-                "CXone accepted the bot's signal for contact {id} at {}, but the contact never reached a queue: {ending}{skill}. The Studio script did not act on the signal.",
-                hms(requested)
+                "CXone accepted the bot's signal for contact {id} at {}{}, but the contact never reached a queue: {ending}{skill}. The Studio script did not act on the signal.",
+                hms(requested),
+                if ev.requested_at_is_receive_time() {
+                    " (when the bot's report was received: the event has no occurredAt)"
+                } else {
+                    ""
+                }
             ),
             "In CXone Studio, check the spawned SIP-backchannel script: it needs an OnSignal event whose branch matches p1 = \"Escalate\" and runs Reqagent (or hands the contact back to the main script that does); check the script's trace for this contact id.",
             json!({
                 "contactId": id,
                 "requestedAt": requested,
+                "requestedAtIsReceiveTime": ev.requested_at_is_receive_time().then_some(true),
                 "secondsWithoutQueue": waited,
                 "preQueueSeconds": contact.pre_queue_seconds,
                 "inQueueSeconds": contact.in_queue_seconds,

@@ -1,6 +1,11 @@
 //! HD305 outside-hours: the skill's hours of operation were closed at the time.
+//!
+//! The profile's times are local times of the business unit (`CXONE_TIME_ZONE`): the
+//! moment is converted to that zone — with its daylight-saving rules — before the weekday,
+//! the holiday date and the opening hours are compared.
 
 use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
 use serde_json::json;
 
 use super::Rule;
@@ -50,8 +55,9 @@ fn weekday_name(w: Weekday) -> &'static str {
     }
 }
 
-/// Why the profile was closed at `at`, or `None` when it was open (or cannot tell).
-pub(crate) fn closed_because(h: &HoursOfOperation, at: DateTime<Utc>) -> Option<String> {
+/// Why the profile was closed at `at` (its times read in `zone`), or `None` when it was
+/// open (or cannot tell).
+pub(crate) fn closed_because(h: &HoursOfOperation, at: DateTime<Utc>, zone: Tz) -> Option<String> {
     if let Some(branch) = h.override_branch.as_deref() {
         let opens = branch.to_ascii_lowercase().contains("open");
         let current = h.override_expiration_date.is_none_or(|exp| exp > at);
@@ -59,8 +65,9 @@ pub(crate) fn closed_because(h: &HoursOfOperation, at: DateTime<Utc>) -> Option<
             return Some(format!("a manual override (\"{branch}\") was in force"));
         }
     }
-    let t = at.time();
-    let date = at.date_naive().format("%Y-%m-%d").to_string();
+    let local = at.with_timezone(&zone).naive_local();
+    let t = local.time();
+    let date = local.date().format("%Y-%m-%d").to_string();
     if let Some(day) = h.holidays.iter().find(|d| {
         d.date
             .as_deref()
@@ -79,7 +86,7 @@ pub(crate) fn closed_because(h: &HoursOfOperation, at: DateTime<Utc>) -> Option<
             _ => None,
         };
     }
-    let wd = weekday_name(at.weekday());
+    let wd = weekday_name(local.weekday());
     let day = h.days.iter().find(|d| {
         d.day
             .as_deref()
@@ -124,11 +131,29 @@ impl Rule for OutsideHours {
     const DOC: &'static str = include_str!("hd305_outside_hours.md");
 
     fn check(&self, ev: &Evidence) -> Option<Finding> {
-        let hours = ev.facts()?.hours.found()?;
+        let facts = ev.facts()?;
+        let hours = facts.hours.found()?;
+        let zone = facts.time_zone;
         let at = ev
             .requested_at()
             .or_else(|| ev.contact().and_then(|c| c.contact_start_date))?;
-        let why = closed_because(hours, at)?;
+        let why = closed_because(hours, at, zone)?;
+        let (when, compared) = if zone == chrono_tz::UTC {
+            (
+                at.format("%a %Y-%m-%d %H:%M UTC").to_string(),
+                "times compared in UTC".to_string(),
+            )
+        } else {
+            (
+                at.with_timezone(&zone)
+                    .format("%a %Y-%m-%d %H:%M %Z")
+                    .to_string(),
+                format!(
+                    "times compared in {}, the business unit's time zone",
+                    zone.name()
+                ),
+            )
+        };
         let profile = hours
             .hours_of_operation_profile_name
             .clone()
@@ -139,16 +164,17 @@ impl Rule for OutsideHours {
             Self::CODE,
             Severity::Error,
             format!(
-                "Skill {skill} was closed at {} (times compared in UTC): {why} (profile \"{profile}\"), so the script took its closed branch instead of queueing the call.",
-                at.format("%a %Y-%m-%d %H:%M UTC")
+                "Skill {skill} was closed at {when} ({compared}): {why} (profile \"{profile}\"), so the script took its closed branch instead of queueing the call."
             ),
             format!(
-                "Let the bot check the hours of \"{profile}\" before escalating (tell the caller when the team is open, offer a callback or voicemail), or extend the hours if agents do work then; check that the profile's times match the business unit's time zone."
+                "Let the bot check the hours of \"{profile}\" before escalating (tell the caller when the team is open, offer a callback or voicemail), or extend the hours if agents do work then; check that CXONE_TIME_ZONE is the business unit's time zone (now {}).",
+                zone.name()
             ),
             json!({
                 "skill": skill,
                 "profile": profile,
                 "at": at,
+                "timeZone": zone.name(),
                 "reason": why,
                 "overrideBranch": hours.override_branch,
             }),
@@ -181,8 +207,8 @@ mod tests {
             ..HoursOfOperation::default()
         };
         // 2026-05-12 is a Tuesday.
-        assert!(closed_because(&h, at("2026-05-12T21:42:10Z")).is_some());
-        assert!(closed_because(&h, at("2026-05-12T14:26:58Z")).is_none());
+        assert!(closed_because(&h, at("2026-05-12T21:42:10Z"), chrono_tz::UTC).is_some());
+        assert!(closed_because(&h, at("2026-05-12T14:26:58Z"), chrono_tz::UTC).is_none());
     }
 
     #[test]
@@ -197,7 +223,7 @@ mod tests {
             }],
             ..HoursOfOperation::default()
         };
-        let why = closed_because(&h, at("2026-05-12T14:26:58Z")).unwrap();
+        let why = closed_because(&h, at("2026-05-12T14:26:58Z"), chrono_tz::UTC).unwrap();
         assert!(why.contains("Company Day"), "{why}");
     }
 
@@ -209,7 +235,89 @@ mod tests {
             days: vec![weekday("Tuesday", "22:00", "02:00")],
             ..HoursOfOperation::default()
         };
-        assert!(closed_because(&h, at("2026-05-12T23:30:00Z")).is_none());
-        assert!(closed_because(&h, at("2026-05-12T12:00:00Z")).is_some());
+        assert!(closed_because(&h, at("2026-05-12T23:30:00Z"), chrono_tz::UTC).is_none());
+        assert!(closed_because(&h, at("2026-05-12T12:00:00Z"), chrono_tz::UTC).is_some());
+    }
+
+    fn weekdays_8_to_20() -> HoursOfOperation {
+        HoursOfOperation {
+            days: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+                .into_iter()
+                .map(|d| weekday(d, "08:00:00", "20:00:00"))
+                .chain(["Saturday", "Sunday"].into_iter().map(|d| HoursDay {
+                    day: Some(d.into()),
+                    is_closed_all_day: Some(true),
+                    ..HoursDay::default()
+                }))
+                .collect(),
+            ..HoursOfOperation::default()
+        }
+    }
+
+    #[test]
+    fn opening_hours_are_read_in_the_business_units_zone_across_the_dst_change() {
+        let h = weekdays_8_to_20();
+        let ny = chrono_tz::America::New_York;
+        // Monday 2026-03-09, the day after New York moved to EDT (UTC-4): 12:30 UTC is
+        // 08:30 local, open; in UTC (or with last week's UTC-5) it would read as closed.
+        assert!(closed_because(&h, at("2026-03-09T12:30:00Z"), ny).is_none());
+        assert!(closed_because(&h, at("2026-03-09T12:30:00Z"), chrono_tz::UTC).is_none());
+        // The Monday before, still EST (UTC-5): 12:30 UTC is 07:30 local, closed.
+        let why = closed_because(&h, at("2026-03-02T12:30:00Z"), ny).unwrap();
+        assert!(why.contains("08:00:00-20:00:00"), "{why}");
+        // 23:30 UTC on a Friday in EDT is 19:30 local: still open, though past 20:00 UTC.
+        assert!(closed_because(&h, at("2026-05-15T23:30:00Z"), ny).is_none());
+        assert!(closed_because(&h, at("2026-05-15T23:30:00Z"), chrono_tz::UTC).is_some());
+    }
+
+    #[test]
+    fn the_weekday_and_holiday_date_are_the_local_ones() {
+        let mut h = weekdays_8_to_20();
+        // 2026-05-16 01:00 UTC is Saturday in UTC but Friday 21:00 in New York.
+        let ny = chrono_tz::America::New_York;
+        let why = closed_because(&h, at("2026-05-16T01:00:00Z"), ny).unwrap();
+        assert!(why.starts_with("Friday hours"), "{why}");
+        // Tokyo (UTC+9): 2026-12-24 23:30 UTC is Christmas morning 08:30 local.
+        h.holidays.push(Holiday {
+            name: Some("Christmas Day".into()),
+            date: Some("2026-12-25".into()),
+            is_closed_all_day: Some(true),
+            ..Holiday::default()
+        });
+        let tokyo = chrono_tz::Asia::Tokyo;
+        let why = closed_because(&h, at("2026-12-24T23:30:00Z"), tokyo).unwrap();
+        assert!(why.contains("Christmas Day"), "{why}");
+        assert!(closed_because(&h, at("2026-12-24T23:30:00Z"), chrono_tz::UTC).is_some());
+    }
+
+    #[test]
+    fn the_finding_names_the_zone_and_the_local_time() {
+        use crate::diagnosis::evidence::{CxoneEvidence, CxoneFacts, Lookup};
+        let facts = CxoneFacts {
+            hours: Lookup::Found(weekdays_8_to_20()),
+            time_zone: chrono_tz::Europe::Berlin,
+            ..CxoneFacts::default()
+        };
+        let ev = Evidence {
+            event: None,
+            contact_id: None,
+            cxone: CxoneEvidence::Checked(Box::new(CxoneFacts {
+                contact: Lookup::Found(crate::cxone::types::Contact {
+                    // 18:30 UTC on a Tuesday in summer is 20:30 in Berlin (CEST): closed.
+                    contact_start_date: Some(at("2026-05-12T18:30:00Z")),
+                    ..Default::default()
+                }),
+                ..facts
+            })),
+            required_context_keys: Vec::new(),
+            now: at("2026-05-12T19:00:00Z"),
+        };
+        let f = OutsideHours.check(&ev).expect("closed in Berlin");
+        assert!(
+            f.message.contains("Tue 2026-05-12 20:30 CEST"),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("Europe/Berlin"), "{}", f.message);
     }
 }

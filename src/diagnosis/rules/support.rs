@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::cxone::types::{Contact, ContactState};
 use crate::diagnosis::codes::Code;
-use crate::diagnosis::evidence::{CxoneEvidence, CxoneProblem, Evidence, Lookup, ProblemKind};
+use crate::diagnosis::evidence::{CxoneEvidence, CxoneProblem, Evidence, ProblemKind};
 use crate::diagnosis::model::{Finding, Severity};
 use crate::diagnosis::signal::{self, SignalError, SignalResult};
 use crate::event::{HandoverEvent, Mechanism, PLACEHOLDER_CONTACT_ID};
@@ -68,9 +68,56 @@ pub fn signal_error(ev: &Evidence) -> Option<SignalError> {
     }
 }
 
-/// True when the bot reported that CXone accepted the signal.
+/// True when the bot reported that CXone accepted the signal (whatever its action).
 pub fn signal_accepted(ev: &Evidence) -> bool {
     matches!(signal_result(ev), Some(SignalResult::Signaled { .. }))
+}
+
+/// The action the bot signalled: the one `signalResult` names (`'Escalate'`, `'End'`),
+/// else the event's `requestedAction`.
+pub fn signalled_action(ev: &Evidence) -> Option<String> {
+    let named = match signal_result(ev) {
+        Some(SignalResult::Signaled { action, .. }) => action,
+        Some(SignalResult::Failed(err)) => err.action,
+        None => None,
+    };
+    named
+        .or_else(|| event(ev)?.handover.requested_action.clone())
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+}
+
+/// True when the bot asked for an agent: the action is `Escalate`, or unnamed (the Exit
+/// Interaction node's usual action). `End` — the bot ending the contact itself — and any
+/// other action are not a handover request.
+pub fn is_escalation(ev: &Evidence) -> bool {
+    signalled_action(ev).is_none_or(|a| a.eq_ignore_ascii_case("escalate"))
+}
+
+/// True when CXone accepted a signal that asked for an agent: the start of the HD203/HD204
+/// timing rule.
+pub fn escalation_accepted(ev: &Evidence) -> bool {
+    signal_accepted(ev) && is_escalation(ev)
+}
+
+/// True when CXone accepted the bot's `End` signal: the bot ended the contact instead of
+/// escalating it.
+pub fn end_accepted(ev: &Evidence) -> bool {
+    signal_accepted(ev) && signalled_action(ev).is_some_and(|a| a.eq_ignore_ascii_case("end"))
+}
+
+/// "the handover was requested at 14:26:58 UTC", or — without `occurredAt` — "the bot's
+/// report was received at 14:27:03 UTC (the event has no occurredAt)".
+pub fn requested_phrase(ev: &Evidence) -> Option<String> {
+    let at = ev.requested_at()?;
+    Some(if ev.requested_at_is_receive_time() {
+        format!(
+            "the bot's report was received at {} (the event has no occurredAt)",
+            hms(at)
+        )
+    } else {
+        format!("the handover was requested at {}", hms(at))
+    })
 }
 
 /// True when the id is a real contact id (not empty, not the extension's placeholder).
@@ -193,7 +240,7 @@ fn state_name(s: &ContactState) -> &str {
 
 /// True when the contact is known to be still live.
 pub fn still_active(ev: &Evidence) -> bool {
-    let listed = ev.facts().and_then(|f| f.still_active);
+    let listed = ev.facts().and_then(|f| f.still_active.found().copied());
     match listed {
         Some(active) => active,
         None => ev.contact().and_then(|c| c.is_active).unwrap_or(false),
@@ -217,17 +264,25 @@ pub fn contact_end(ev: &Evidence) -> Option<DateTime<Utc>> {
 }
 
 /// Whether the contact ever reached a queue: from the state history, else from
-/// `inQueueSeconds`; `None` when CXone does not say.
+/// `inQueueSeconds`, else — for a live contact, whose active shape has no totals — from
+/// its current state (still in pre-queue: not yet); `None` when CXone does not say.
 pub fn reached_queue(ev: &Evidence) -> Option<bool> {
     let states = ev.states();
     if !states.is_empty() {
         return Some(states.iter().any(|s| is_queue_state(state_name(s))));
     }
     let c = ev.contact()?;
-    if c.state_name.as_deref().is_some_and(is_queue_state) {
+    let current = c.state_name.as_deref();
+    if current.is_some_and(is_queue_state) {
         return Some(true);
     }
-    c.in_queue_seconds.map(|s| s > 0.0)
+    if let Some(s) = c.in_queue_seconds {
+        return Some(s > 0.0);
+    }
+    if still_active(ev) && current.is_some_and(is_prequeue_state) {
+        return Some(false);
+    }
+    None
 }
 
 /// The first state in which an agent was connected.
@@ -319,27 +374,10 @@ pub fn clip(text: &str, max: usize) -> String {
 
 /// Every failed CXone look-up of one kind (the whole-check failure included).
 pub fn problems(ev: &Evidence, kind: ProblemKind) -> Vec<&CxoneProblem> {
-    fn failed<T>(l: &Lookup<T>) -> Option<&CxoneProblem> {
-        match l {
-            Lookup::Failed(p) => Some(p),
-            _ => None,
-        }
-    }
     let all: Vec<&CxoneProblem> = match &ev.cxone {
         CxoneEvidence::NotConfigured => Vec::new(),
         CxoneEvidence::Unreachable(p) => vec![p],
-        CxoneEvidence::Checked(f) => [
-            failed(&f.contact),
-            failed(&f.states),
-            failed(&f.hierarchy),
-            failed(&f.skill),
-            failed(&f.skill_agents),
-            failed(&f.skill_activity),
-            failed(&f.hours),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
+        CxoneEvidence::Checked(f) => f.problems(),
     };
     all.into_iter().filter(|p| p.kind == kind).collect()
 }

@@ -1,8 +1,11 @@
 //! A fake NICE CXone on a wiremock server, for any test that needs CXone.
 //!
 //! [`CxoneStub::start`] serves OpenID discovery, the token endpoint and API discovery,
-//! with `iss`, `token_endpoint` and `api_endpoint` all pointing back at the stub, so a
-//! [`CxoneClient`] built from [`CxoneStub::settings`] goes through the real flow. Then
+//! with `token_endpoint` and `api_endpoint` pointing back at the stub, so a
+//! [`CxoneClient`] built from [`CxoneStub::settings`] goes through the real flow. As on a
+//! real tenant, the token's `iss` (the cluster, [`CxoneStub::cluster_issuer`]) is not the
+//! configured issuer ([`CxoneStub::issuer`], under [`ISSUER_PATH`]): API discovery is
+//! served only under `iss`, so a client that ignored the token's `iss` would fail. Then
 //! mount what the test needs:
 //!
 //! ```ignore
@@ -54,6 +57,10 @@ pub const HOURS_PROFILE_ID: &str = "3302";
 pub const OTHER_HOURS_PROFILE_ID: &str = "3301";
 /// The API version the stub serves.
 pub const API_VERSION: &str = "v30.0";
+
+/// Where the stub's configured issuer (`CXONE_ISSUER`) lives; the tokens' `iss` is the
+/// stub's root instead.
+pub const ISSUER_PATH: &str = "/global-auth";
 
 /// Lower than wiremock's default (5): the story's answers yield to a test's own.
 const STORY_PRIORITY: u8 = 8;
@@ -110,11 +117,21 @@ impl CxoneStub {
         self.server.uri()
     }
 
+    /// The configured issuer (`CXONE_ISSUER`): `http://127.0.0.1:<port>/global-auth`.
+    pub fn issuer(&self) -> String {
+        format!("{}{ISSUER_PATH}", self.uri())
+    }
+
+    /// The tokens' `iss`, where API discovery is served: the stub's root.
+    pub fn cluster_issuer(&self) -> String {
+        self.uri()
+    }
+
     /// Settings for this stub: its issuer, the stub credentials, and fast retries
     /// (10–50 ms backoff, 2 s timeout) so failure tests stay quick.
     pub fn settings(&self) -> CxoneSettings {
         CxoneSettings {
-            issuer: Url::parse(&self.uri()).unwrap(),
+            issuer: Url::parse(&self.issuer()).unwrap(),
             client_id: Some(CLIENT_ID.into()),
             client_secret: Some(SecretString::from(CLIENT_SECRET)),
             access_key_id: Some(SecretString::from(ACCESS_KEY_ID)),
@@ -134,7 +151,7 @@ impl CxoneStub {
     /// production pace; prefer [`CxoneStub::settings`] in-process.
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("CXONE_ISSUER", self.uri()),
+            ("CXONE_ISSUER", self.issuer()),
             ("CXONE_CLIENT_ID", CLIENT_ID.into()),
             ("CXONE_CLIENT_SECRET", CLIENT_SECRET.into()),
             ("CXONE_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
@@ -170,12 +187,13 @@ impl CxoneStub {
         )
     }
 
-    /// A token response like `shapes/token.json`, whose id_token names this stub as `iss`.
+    /// A token response like `shapes/token.json`, whose id_token names the stub's
+    /// [`CxoneStub::cluster_issuer`] as `iss`.
     pub fn token_response(&self, expires_in: u64) -> Value {
         let mut token = shape("token");
         let claims = json!({
             "sub": "user:11ee1111-2222-3333-4444-0242ac110002",
-            "iss": self.uri(),
+            "iss": self.cluster_issuer(),
             "tenantId": TENANT_ID,
             "icBUId": 4601234,
             "icClusterId": "B32",
@@ -191,16 +209,19 @@ impl CxoneStub {
         token
     }
 
-    /// `GET /.well-known/openid-configuration` → the shape, pointing at the stub.
+    /// `GET {issuer}/.well-known/openid-configuration` → the shape, pointing at the stub;
+    /// also at the stub's root, for tests that use [`CxoneStub::uri`] as the issuer.
     pub async fn mount_openid_configuration(&self) {
-        Mock::given(method("GET"))
-            .and(path("/.well-known/openid-configuration"))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(self.fixture("openid_configuration")),
-            )
-            .named("openid-configuration")
-            .mount(&self.server)
-            .await;
+        for at in [ISSUER_PATH, ""] {
+            Mock::given(method("GET"))
+                .and(path(format!("{at}/.well-known/openid-configuration")))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_json(self.fixture("openid_configuration")),
+                )
+                .named("openid-configuration")
+                .mount(&self.server)
+                .await;
+        }
     }
 
     /// `POST /auth/token` → `body` (for any credentials).
@@ -225,7 +246,8 @@ impl CxoneStub {
             .await;
     }
 
-    /// `GET /.well-known/cxone-configuration?tenantId=…` → the shape, API at the stub.
+    /// `GET {iss}/.well-known/cxone-configuration?tenantId=…` → the shape, API at the
+    /// stub. Not served under the configured issuer.
     pub async fn mount_cxone_configuration(&self) {
         Mock::given(method("GET"))
             .and(path("/.well-known/cxone-configuration"))
