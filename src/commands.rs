@@ -101,9 +101,17 @@ pub async fn run(command: Command, env: Env) -> Result<(), CommandError> {
 }
 
 fn default_url(settings: &Settings) -> String {
-    let mut addr = settings.receiver.listen_addr;
+    webhook_url(settings.receiver.listen_addr)
+}
+
+/// The webhook URL of a receiver listening on `addr`: an unspecified address (`0.0.0.0`,
+/// `[::]`) is reached on the loopback address of its own family.
+fn webhook_url(mut addr: std::net::SocketAddr) -> String {
     if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
     }
     format!("http://{addr}{WEBHOOK_PATH}")
 }
@@ -132,7 +140,14 @@ async fn serve(
         .await
         .map_err(|e| CommandError::Usage(format!("{e:#}")))?;
     if !files.is_empty() {
-        let url = format!("http://127.0.0.1:{}{WEBHOOK_PATH}", app.port().unwrap_or(0));
+        // The address actually bound: its port when LISTEN_ADDR asked for 0, and its family
+        // (a receiver on [::1] is not on 127.0.0.1).
+        let Some(bound) = app.local_addr() else {
+            return Err(CommandError::Usage(
+                "--replay needs the receiver role (--role all or receiver)".into(),
+            ));
+        };
+        let url = webhook_url(bound);
         let queue = app.queue();
         tokio::spawn(async move {
             if let Queue::Rabbit(q) = &queue {
@@ -209,7 +224,10 @@ async fn diagnose(settings: Settings, args: DiagnoseArgs) -> Result<(), CommandE
         required_context_keys: settings.worker.required_context_keys.clone(),
         now: chrono::Utc::now(),
     };
-    let mut d = crate::diagnosis::diagnose(&evidence);
+    // Masked like every notification (CONTRACT.md section 8): this output is pasted
+    // into tickets and chats, and the operator who needs the number has the payload.
+    let mut d =
+        crate::notify::mask::mask_diagnosis(&crate::diagnosis::diagnose(&evidence), &evidence);
     if let Some(c) = args.conversation_id {
         d.conversation_id = c;
     }
@@ -228,8 +246,10 @@ async fn diagnose(settings: Settings, args: DiagnoseArgs) -> Result<(), CommandE
 /// `scan`: page through CXone's completed voice contacts in the window, keep the
 /// suspected failed handovers (`scan::classify`), then print each diagnosis (text: one
 /// entry per suspect and a summary line; json: one JSON array of Diagnosis objects on
-/// standard output, the summary on standard error) or, with `--enqueue`, publish each as
-/// a `scan:<contactId>` event to `P.jobs` for the workers and the notifier.
+/// standard output, the summary on standard error; a suspect an agent took after all,
+/// HD401, is left out of both and only counted in the summary) or, with `--enqueue`,
+/// publish each as a `scan:<contactId>` event to `P.jobs` for the workers and the
+/// notifier (which drop HD401 the same way).
 async fn scan(settings: Settings, args: ScanArgs) -> Result<(), CommandError> {
     use crate::scan;
     use indicatif::{ProgressBar, ProgressStyle};
@@ -261,6 +281,11 @@ async fn scan(settings: Settings, args: ScanArgs) -> Result<(), CommandError> {
     } else {
         None
     };
+    if args.enqueue
+        && let Some(note) = scan::enqueue_window_note(window, settings.notify.dedup_ttl)
+    {
+        eprintln!("{note}");
+    }
 
     // Progress only for a person watching: never in pipes, logs or tests.
     let tty = std::io::stderr().is_terminal();
@@ -320,17 +345,38 @@ async fn scan(settings: Settings, args: ScanArgs) -> Result<(), CommandError> {
     )
     .await;
     bar.finish_and_clear();
+    // Masked like `diagnose`, with the caller number each suspect's record carries.
+    let diagnoses: Vec<_> = found
+        .suspects
+        .iter()
+        .zip(&diagnoses)
+        .map(|(s, d)| {
+            let mut m = crate::notify::mask::Masker::for_diagnoses([d]);
+            if let Some(n) = &s.contact.from_address {
+                m.learn_caller_value(n);
+            }
+            m.diagnosis(d)
+        })
+        .collect();
     let summary = scan::summary(window, found.scanned, &diagnoses);
+    // A suspect an agent took after all (HD401) is no failure: counted in the summary only.
+    let failures: Vec<(&scan::Suspect, &crate::diagnosis::Diagnosis)> = found
+        .suspects
+        .iter()
+        .zip(&diagnoses)
+        .filter(|(_, d)| !scan::handled_after_all(d))
+        .collect();
     match args.format {
         crate::cli::Format::Json => {
+            let list: Vec<_> = failures.iter().map(|(_, d)| *d).collect();
             println!(
                 "{}",
-                serde_json::to_string_pretty(&diagnoses).expect("a diagnosis always serialises")
+                serde_json::to_string_pretty(&list).expect("a diagnosis always serialises")
             );
             eprintln!("{summary}");
         }
         crate::cli::Format::Text => {
-            for (s, d) in found.suspects.iter().zip(&diagnoses) {
+            for (s, d) in failures {
                 println!("{}", scan::render_suspect(s, d));
             }
             println!("{summary}");
@@ -362,13 +408,16 @@ async fn dead_letters(settings: Settings, requeue: bool) -> Result<(), CommandEr
     let queue = connected_queue(&settings).await?;
     let result = async {
         if requeue {
-            let n = queue
+            let moved = queue
                 .requeue_dead()
                 .await
                 .map_err(|e| CommandError::Failed(e.to_string()))?;
+            let p = &settings.queue.prefix;
             println!(
-                "moved {n} dead letter(s) back to {}.jobs",
-                settings.queue.prefix
+                "moved {} dead letter(s) back to the queue each died in: {} to {p}.jobs, {} to {p}.reports",
+                moved.total(),
+                moved.jobs,
+                moved.reports
             );
         } else {
             let dead = queue
@@ -385,15 +434,17 @@ async fn dead_letters(settings: Settings, requeue: bool) -> Result<(), CommandEr
                         .map(|e| e.conversation_id)
                 });
                 println!(
-                    "{}\tconversation={}\treason={}",
+                    "{}\tconversation={}\tqueue={}.{}\treason={}",
                     d.event_id,
                     conversation.as_deref().unwrap_or("?"),
+                    settings.queue.prefix,
+                    d.origin.suffix(),
                     d.reason
                 );
             }
             if !dead.is_empty() {
                 println!(
-                    "{} dead letter(s); `dead-letters --requeue` moves them back to the jobs queue",
+                    "{} dead letter(s); `dead-letters --requeue` moves each back to the queue it died in",
                     dead.len()
                 );
             }
@@ -508,4 +559,27 @@ async fn check_config(settings: Settings) -> Result<(), CommandError> {
         return Err(CommandError::Failed(format!("{failed} check(s) failed")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_webhook_url_reaches_an_unspecified_listener_on_the_loopback_of_its_family() {
+        let url = |a: &str| webhook_url(a.parse().unwrap());
+        assert_eq!(
+            url("0.0.0.0:8080"),
+            format!("http://127.0.0.1:8080{WEBHOOK_PATH}")
+        );
+        assert_eq!(url("[::]:8080"), format!("http://[::1]:8080{WEBHOOK_PATH}"));
+        assert_eq!(
+            url("[::1]:41234"),
+            format!("http://[::1]:41234{WEBHOOK_PATH}")
+        );
+        assert_eq!(
+            url("10.1.2.3:80"),
+            format!("http://10.1.2.3:80{WEBHOOK_PATH}")
+        );
+    }
 }

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -16,8 +17,21 @@ use secrecy::SecretString;
 pub struct ConfigError(pub String);
 
 /// A snapshot of the variables.
-#[derive(Debug, Clone, Default)]
+///
+/// Its `Debug` lists the variable names only: the snapshot holds every secret of the
+/// configuration (webhook keys, `AMQP_URL`'s password, CXone and Slack/Teams credentials).
+#[derive(Clone, Default)]
 pub struct Env(HashMap<String, String>);
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("Env")
+            .field("variables", &names)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Env {
     /// Loads `.env` (if present; variables already set win) and snapshots the environment.
@@ -63,6 +77,59 @@ impl Env {
                 .parse()
                 .map_err(|_| ConfigError(format!("{key}={v:?} is not {what}"))),
         }
+    }
+
+    /// Parses a variable that must lie in `range`, naming it and the range in the error.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `key` when the value does not parse or is out of range.
+    pub fn parse_in<T>(
+        &self,
+        key: &str,
+        default: T,
+        range: RangeInclusive<T>,
+        what: &str,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<T>() {
+                Ok(n) if range.contains(&n) => Ok(n),
+                _ => Err(ConfigError(format!(
+                    "{key}={v:?} is not {what} from {} to {}",
+                    range.start(),
+                    range.end()
+                ))),
+            },
+        }
+    }
+
+    /// A duration in seconds that may have a fraction (`0.5`): finite, above zero and at
+    /// most `max_secs`. `Duration::from_secs_f64` panics on a negative, NaN or huge value, so
+    /// nothing reaches it unchecked.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `key`.
+    pub fn seconds_f64(
+        &self,
+        key: &str,
+        default: Duration,
+        max_secs: f64,
+    ) -> Result<Duration, ConfigError> {
+        let Some(v) = self.get(key) else {
+            return Ok(default);
+        };
+        v.parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= max_secs)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{key}={v:?} must be a number of seconds above 0 and at most {max_secs}, e.g. 5 or 0.5"
+                ))
+            })
     }
 
     /// A comma-separated list.
@@ -139,6 +206,9 @@ pub struct WorkerSettings {
     pub scan_interval: Option<Duration>,
     /// `SCAN_SKILLS`.
     pub scan_skills: Vec<String>,
+    /// `SCAN_LOOKBACK_SECS` (default [`crate::scan::DEFAULT_LOOKBACK`]): how far before the
+    /// last periodic window's end the next one starts.
+    pub scan_lookback: Duration,
 }
 
 /// Every setting.
@@ -160,6 +230,31 @@ pub struct Settings {
     pub env: Env,
 }
 
+/// Bounds of the numeric variables. Each keeps a value from overflowing where it is used
+/// (an `Instant` plus a duration panics on overflow; a `u64` cast to `i64` wraps) or from
+/// being refused later by the broker, and is far beyond any sensible setting.
+pub mod limits {
+    /// `WEBHOOK_TOLERANCE_SECS`: a day of clock skew. Zero would refuse nearly every signed
+    /// request (a second boundary between signing and checking).
+    pub const TOLERANCE_SECS: std::ops::RangeInclusive<u64> = 1..=86_400;
+    /// `WEBHOOK_MAX_BODY_BYTES`: 16 MiB; an event is a few KiB.
+    pub const MAX_BODY_BYTES: std::ops::RangeInclusive<usize> = 1..=16 * 1024 * 1024;
+    /// `RECEIVER_WORKERS`: HTTP worker threads.
+    pub const RECEIVER_WORKERS: std::ops::RangeInclusive<usize> = 1..=512;
+    /// `QUEUE_CONFIRM_TIMEOUT_SECS`: a sender gives up long before ten minutes.
+    pub const CONFIRM_TIMEOUT_MAX_SECS: f64 = 600.0;
+    /// `WORKER_CONCURRENCY`.
+    pub const WORKER_CONCURRENCY: std::ops::RangeInclusive<usize> = 1..=1000;
+    /// Each of `RETRY_DELAYS_SECS` / `RECHECK_DELAYS_SECS`: a week. A delay queue's
+    /// `x-message-ttl` in milliseconds must stay under RabbitMQ's 2^32 ms (49 days), or
+    /// declaring the topology fails with 406 on every reconnect.
+    pub const DELAY_SECS: std::ops::RangeInclusive<u64> = 1..=7 * 86_400;
+    /// `SCAN_INTERVAL_SECS` (0 = off): the scan never looks further back than a day.
+    pub const SCAN_INTERVAL_SECS: std::ops::RangeInclusive<u64> = 0..=86_400;
+    /// The durations other modules parse (`NOTIFY_*_SECS`, `CXONE_CACHE_TTL_SECS`): 30 days.
+    pub const OTHER_DURATION_SECS: u64 = 30 * 86_400;
+}
+
 fn delays(env: &Env, key: &str, default: &[u64]) -> Result<Vec<Duration>, ConfigError> {
     let list = env.list(key);
     if list.is_empty() {
@@ -169,11 +264,13 @@ fn delays(env: &Env, key: &str, default: &[u64]) -> Result<Vec<Duration>, Config
         .map(|s| {
             s.parse::<u64>()
                 .ok()
-                .filter(|n| *n > 0)
+                .filter(|n| limits::DELAY_SECS.contains(n))
                 .map(Duration::from_secs)
                 .ok_or_else(|| {
                     ConfigError(format!(
-                        "{key} must be comma-separated whole seconds, e.g. 60,180,600"
+                        "{key} must be comma-separated whole seconds from {} to {}, e.g. 60,180,600",
+                        limits::DELAY_SECS.start(),
+                        limits::DELAY_SECS.end()
                     ))
                 })
         })
@@ -195,19 +292,28 @@ impl Settings {
             listen_addr,
             signing_secrets: env.secrets("WEBHOOK_SIGNING_SECRETS"),
             api_keys: env.secrets("WEBHOOK_API_KEYS"),
-            tolerance_secs: env.parse("WEBHOOK_TOLERANCE_SECS", 300, "a number of seconds")?,
-            max_body_bytes: env.parse("WEBHOOK_MAX_BODY_BYTES", 262_144, "a number of bytes")?,
-            workers: env.parse(
+            tolerance_secs: env.parse_in(
+                "WEBHOOK_TOLERANCE_SECS",
+                300,
+                limits::TOLERANCE_SECS,
+                "a number of seconds",
+            )?,
+            max_body_bytes: env.parse_in(
+                "WEBHOOK_MAX_BODY_BYTES",
+                262_144,
+                limits::MAX_BODY_BYTES,
+                "a number of bytes",
+            )?,
+            workers: env.parse_in(
                 "RECEIVER_WORKERS",
                 std::thread::available_parallelism()
                     .map(|n| n.get())
-                    .unwrap_or(2),
+                    .unwrap_or(2)
+                    .min(*limits::RECEIVER_WORKERS.end()),
+                limits::RECEIVER_WORKERS,
                 "a number of threads",
             )?,
         };
-        if receiver.max_body_bytes == 0 {
-            return Err(ConfigError("WEBHOOK_MAX_BODY_BYTES must be above 0".into()));
-        }
         let amqp_url = env.get("AMQP_URL");
         if let Some(u) = &amqp_url
             && !(u.starts_with("amqp://") || u.starts_with("amqps://"))
@@ -227,18 +333,18 @@ impl Settings {
         let queue = QueueSettings {
             amqp_url: amqp_url.map(SecretString::from),
             prefix,
-            confirm_timeout: Duration::from_secs_f64(env.parse(
+            confirm_timeout: env.seconds_f64(
                 "QUEUE_CONFIRM_TIMEOUT_SECS",
-                5.0,
-                "a number of seconds",
-            )?),
+                Duration::from_secs(5),
+                limits::CONFIRM_TIMEOUT_MAX_SECS,
+            )?,
         };
-        let concurrency: usize = env.parse("WORKER_CONCURRENCY", 8, "a whole number")?;
-        if concurrency == 0 || concurrency > 1000 {
-            return Err(ConfigError(
-                "WORKER_CONCURRENCY must be between 1 and 1000".into(),
-            ));
-        }
+        let concurrency: usize = env.parse_in(
+            "WORKER_CONCURRENCY",
+            8,
+            limits::WORKER_CONCURRENCY,
+            "a whole number",
+        )?;
         let required_context_keys = match env.get("REQUIRED_CONTEXT_KEYS") {
             None => vec!["routingData".into(), "customerInfo".into()],
             Some(_) => env.list("REQUIRED_CONTEXT_KEYS"),
@@ -248,16 +354,15 @@ impl Settings {
             required_context_keys,
             retry_delays: delays(&env, "RETRY_DELAYS_SECS", &[10, 60, 300])?,
             recheck_delays: delays(&env, "RECHECK_DELAYS_SECS", &[60, 180, 600])?,
-            scan_interval: match env.get("SCAN_INTERVAL_SECS") {
-                None => None,
-                Some(_) => Some(Duration::from_secs(env.parse(
-                    "SCAN_INTERVAL_SECS",
-                    0u64,
-                    "a number of seconds",
-                )?))
-                .filter(|d| !d.is_zero()),
-            },
+            scan_interval: Some(Duration::from_secs(env.parse_in(
+                "SCAN_INTERVAL_SECS",
+                0,
+                limits::SCAN_INTERVAL_SECS,
+                "a number of seconds (0 = no periodic scan)",
+            )?))
+            .filter(|d| !d.is_zero()),
             scan_skills: env.list("SCAN_SKILLS"),
+            scan_lookback: crate::scan::lookback_from_env(&env)?,
         };
         let log_format = match env.get("LOG_FORMAT").as_deref() {
             None => None,
@@ -273,6 +378,21 @@ impl Settings {
             .map_err(|e| ConfigError(e.to_string()))?;
         let notify = crate::notify::NotifySettings::from_env_map(|k| env.get(k))
             .map_err(|e| ConfigError(e.to_string()))?;
+        // Those modules take any whole number of seconds; a huge one would overflow where it
+        // is added to an `Instant` (a panic at the first notification or cache entry).
+        for (key, d) in [
+            ("NOTIFY_GROUP_WAIT_SECS", notify.group_wait),
+            ("NOTIFY_GROUP_INTERVAL_SECS", notify.group_interval),
+            ("NOTIFY_DEDUP_TTL_SECS", notify.dedup_ttl),
+            ("CXONE_CACHE_TTL_SECS", cxone.cache_ttl),
+        ] {
+            if d.as_secs() > limits::OTHER_DURATION_SECS {
+                return Err(ConfigError(format!(
+                    "{key} must be at most {} seconds (30 days)",
+                    limits::OTHER_DURATION_SECS
+                )));
+            }
+        }
         Ok(Settings {
             cxone,
             notify,
@@ -321,5 +441,95 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.0.contains("AMQP_URL"), "{err}");
+    }
+
+    fn error_for(key: &str, value: &str) -> String {
+        match Settings::from_env(Env::from_pairs([(key, value)])) {
+            Ok(_) => panic!("{key}={value:?} was accepted"),
+            Err(e) => e.0,
+        }
+    }
+
+    #[test]
+    fn a_confirm_timeout_that_is_not_a_positive_finite_number_is_a_config_error_not_a_panic() {
+        // Each of these made Duration::from_secs_f64 panic (exit 101) or meant "never wait".
+        for bad in ["-1", "NaN", "inf", "-inf", "0", "1e30", "601", "soon"] {
+            let err = error_for("QUEUE_CONFIRM_TIMEOUT_SECS", bad);
+            assert!(err.contains("QUEUE_CONFIRM_TIMEOUT_SECS"), "{bad}: {err}");
+        }
+        let s =
+            Settings::from_env(Env::from_pairs([("QUEUE_CONFIRM_TIMEOUT_SECS", "0.5")])).unwrap();
+        assert_eq!(s.queue.confirm_timeout, Duration::from_millis(500));
+        let s = Settings::from_env(Env::default()).unwrap();
+        assert_eq!(s.queue.confirm_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_tolerance_that_would_wrap_or_refuse_everything_is_a_config_error() {
+        for bad in [
+            "9223372036854775808",
+            "18446744073709551615",
+            "86401",
+            "0",
+            "-5",
+        ] {
+            let err = error_for("WEBHOOK_TOLERANCE_SECS", bad);
+            assert!(err.contains("WEBHOOK_TOLERANCE_SECS"), "{bad}: {err}");
+        }
+        let s = Settings::from_env(Env::from_pairs([("WEBHOOK_TOLERANCE_SECS", "86400")])).unwrap();
+        assert_eq!(s.receiver.tolerance_secs, 86_400);
+    }
+
+    #[test]
+    fn every_numeric_variable_out_of_its_range_names_itself() {
+        let cases = [
+            ("WEBHOOK_MAX_BODY_BYTES", "0"),
+            ("WEBHOOK_MAX_BODY_BYTES", "18446744073709551615"),
+            ("RECEIVER_WORKERS", "0"),
+            ("RECEIVER_WORKERS", "100000"),
+            ("WORKER_CONCURRENCY", "0"),
+            ("WORKER_CONCURRENCY", "1001"),
+            ("RETRY_DELAYS_SECS", "10,0"),
+            // 2^32 ms and more: RabbitMQ refuses the delay queue's x-message-ttl.
+            ("RECHECK_DELAYS_SECS", "60,4294968"),
+            ("RETRY_DELAYS_SECS", "18446744073709551615"),
+            ("SCAN_INTERVAL_SECS", "86401"),
+            ("SCAN_INTERVAL_SECS", "18446744073709551615"),
+            // Parsed by the notify and CXone settings; an Instant plus this panicked.
+            ("NOTIFY_GROUP_WAIT_SECS", "18446744073709551615"),
+            ("NOTIFY_GROUP_INTERVAL_SECS", "18446744073709551615"),
+            ("NOTIFY_DEDUP_TTL_SECS", "18446744073709551615"),
+            ("CXONE_CACHE_TTL_SECS", "18446744073709551615"),
+        ];
+        for (key, bad) in cases {
+            let err = error_for(key, bad);
+            assert!(err.contains(key), "{key}={bad}: {err}");
+        }
+        let s = Settings::from_env(Env::from_pairs([
+            ("SCAN_INTERVAL_SECS", "0"),
+            ("RECHECK_DELAYS_SECS", "604800"),
+            ("RECEIVER_WORKERS", "512"),
+        ]))
+        .unwrap();
+        assert_eq!(s.worker.scan_interval, None);
+        assert_eq!(s.worker.recheck_delays, [Duration::from_secs(604_800)]);
+        assert_eq!(s.receiver.workers, 512);
+    }
+
+    #[test]
+    fn the_debug_of_the_snapshot_shows_names_never_values() {
+        let env = Env::from_pairs([
+            ("WEBHOOK_API_KEYS", "key-that-must-not-leak"),
+            ("AMQP_URL", "amqp://u:hunter2@broker/%2f"),
+        ]);
+        let shown = format!("{env:?}");
+        assert!(
+            shown.contains("WEBHOOK_API_KEYS") && shown.contains("AMQP_URL"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("key-that-must-not-leak") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }

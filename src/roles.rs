@@ -17,7 +17,7 @@ use crate::cxone::CxoneClient;
 use crate::diagnosis::Diagnosis;
 use crate::metrics::Metrics;
 use crate::notify::{Disposition, Notifier};
-use crate::queue::{Queue, Source};
+use crate::queue::{Delivery, OutMessage, Queue, Source, Target};
 use crate::scan::Scanner;
 use crate::startup::Role;
 use crate::worker::Worker;
@@ -73,7 +73,8 @@ pub async fn start(
                         queue.clone(),
                         settings.worker.scan_skills.clone(),
                         worker.reported_contacts(),
-                    );
+                    )
+                    .with_lookback(settings.worker.scan_lookback);
                     tasks.spawn(scanner.run(interval, cancel.child_token()));
                 }
                 None => tracing::warn!(
@@ -96,22 +97,23 @@ pub async fn start(
         let mut consumer = queue
             .consume(Source::Reports, settings.notify.max_pending)
             .await?;
-        let (c, m) = (cancel.clone(), metrics.clone());
+        let (c, m, queue) = (cancel.clone(), metrics.clone(), queue.clone());
         tasks.spawn(async move {
             // The reports this process holds, so that stopping can wait for exactly them.
             let pending = TaskTracker::new();
             loop {
-                let delivery = tokio::select! {
+                let mut delivery = tokio::select! {
                     () = c.cancelled() => break,
                     d = consumer.next() => match d { Some(d) => d, None => break },
                 };
-                let mut delivery = delivery;
                 let diagnosis: Diagnosis = match serde_json::from_slice(&delivery.body) {
                     Ok(d) => d,
                     Err(e) => {
                         tracing::error!(error = %e, event_id = %delivery.id, "undecodable report dead-lettered");
-                        m.job("dead_lettered");
-                        delivery.reject("undecodable report").await;
+                        for channel in handle.channels() {
+                            m.notification(channel, "dead_lettered");
+                        }
+                        dead_letter_report(&queue, delivery, format!("undecodable report: {e}")).await;
                         continue;
                     }
                 };
@@ -133,4 +135,26 @@ pub async fn start(
         });
     }
     Ok(())
+}
+
+/// Moves a report the notifier cannot read to `P.dead` with its reason, then acks it; if
+/// that publish fails, rejects it so the broker dead-letters it (without the reason).
+async fn dead_letter_report(queue: &Queue, delivery: Delivery, reason: String) {
+    let msg = OutMessage {
+        id: delivery.id.clone(),
+        body: delivery.body.clone(),
+        reason: Some(reason),
+        conversation_id: delivery.conversation_id.clone(),
+        origin: Some(Source::Reports),
+        ..OutMessage::default()
+    };
+    match queue.publish(Target::Dead, msg).await {
+        Ok(()) => {
+            delivery.ack().await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not publish to the dead-letter queue; rejecting");
+            delivery.reject("undecodable report").await;
+        }
+    }
 }

@@ -14,7 +14,9 @@
 //! * diagnosing suspects with bounded concurrency ([`diagnose_suspects`]) and the text
 //!   and summary output of the `scan` command;
 //! * the scan event ([`scan_event`], `eventId` = `scan:<contactId>`) that `--enqueue` and
-//!   the periodic [`Scanner`] publish to `P.jobs`;
+//!   the periodic [`Scanner`] publish to `P.jobs`; each periodic window starts
+//!   `SCAN_LOOKBACK_SECS` ([`DEFAULT_LOOKBACK`]) before the previous one ended, because
+//!   CXone lists a contact by its start and only once it is warehoused;
 //! * [`RecentContacts`], the in-process memory of contact ids that keeps a contact from
 //!   being enqueued twice by overlapping windows, and from being announced again when the
 //!   bot did report it by webhook.
@@ -41,9 +43,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{ConfigError, Env};
 use crate::cxone::types::Contact;
 use crate::cxone::{CompletedContactsQuery, CxoneClient, CxoneError, MEDIA_TYPE_PHONE_CALL};
-use crate::diagnosis::evidence::Evidence;
+use crate::diagnosis::evidence::{CxoneEvidence, Evidence, Lookup};
 use crate::diagnosis::{self, Code, Diagnosis};
 use crate::event::{CxoneIds, HandoverEvent};
 use crate::queue::{OutMessage, Queue, QueueError, Target};
@@ -58,16 +61,51 @@ pub const LOOKUP_CONCURRENCY: usize = 4;
 /// up in the first seconds never talked to the bot long enough to ask for an agent.
 pub const PREQUEUE_MIN_SECS: f64 = 20.0;
 
-/// The periodic scan looks this share of an interval further back than the last window
-/// ended: contacts that CXone lists a little late are still seen.
-pub const OVERLAP_PERCENT: u32 = 20;
+/// How far back before the last periodic window ended the next one starts, unless
+/// `SCAN_LOOKBACK_SECS` says otherwise.
+///
+/// `GET /contacts/completed` lists a contact by its start (`startDate`/`endDate` bound
+/// `contactStartDate`), and only once it has ended and reached the reporting warehouse,
+/// which takes a while (`shared/domain/cxone.md` 3.9: about 15 minutes is a rough
+/// figure). So a window that ends now misses the calls that started in it but are still
+/// going (a bot call lasts minutes) or not yet warehoused; the next window must start far
+/// enough back to catch them: the longest call plus the warehouse's delay. 30 minutes
+/// covers a 15-minute call listed 15 minutes late. Contacts seen twice are enqueued once
+/// ([`RecentContacts`]).
+pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(1800);
 
-/// The periodic scan never looks further back than this, even after a long CXone outage.
+/// The periodic scan never looks further back than this, even after a long CXone outage
+/// (and `SCAN_LOOKBACK_SECS` may not be longer).
 pub const MAX_CATCH_UP: Duration = Duration::from_secs(24 * 3600);
 
-/// How long contact ids are remembered (already reported by webhook, already enqueued):
-/// well beyond any overlap between windows, short enough to keep the set small.
-pub const REMEMBER_FOR: Duration = Duration::from_secs(6 * 3600);
+/// How long contact ids are remembered (already reported by webhook, already enqueued).
+///
+/// A periodic window never starts before `now -` [`MAX_CATCH_UP`], and a contact is
+/// enqueued (or reported by webhook) after it started; so an id remembered longer than
+/// [`MAX_CATCH_UP`] is still remembered whenever a later window can list its contact
+/// again, however long the lookback and however long CXone was unreachable in between.
+/// An hour more for clock skew between us and CXone.
+pub const REMEMBER_FOR: Duration = Duration::from_secs(25 * 3600);
+
+/// `SCAN_LOOKBACK_SECS`: whole seconds, at most [`MAX_CATCH_UP`]; unset is
+/// [`DEFAULT_LOOKBACK`].
+///
+/// # Errors
+/// [`ConfigError`] naming the variable when it is not a number of seconds or too long.
+pub fn lookback_from_env(env: &Env) -> Result<Duration, ConfigError> {
+    let secs: u64 = env.parse(
+        "SCAN_LOOKBACK_SECS",
+        DEFAULT_LOOKBACK.as_secs(),
+        "a number of seconds",
+    )?;
+    if secs > MAX_CATCH_UP.as_secs() {
+        return Err(ConfigError(format!(
+            "SCAN_LOOKBACK_SECS={secs} is longer than the scan ever looks back ({} s)",
+            MAX_CATCH_UP.as_secs()
+        )));
+    }
+    Ok(Duration::from_secs(secs))
+}
 
 /// True when the event was made by the scan (its id is `scan:<contactId>`).
 pub fn is_scan_event(event: &HandoverEvent) -> bool {
@@ -239,10 +277,13 @@ pub enum Skip {
 ///    `agentSeconds` is absent `agentId` is 0 or absent too (an agent id with zero agent
 ///    seconds is an offer that was refused or missed: still a suspect), else
 ///    [`Skip::ReachedAgent`];
-/// 5. then: `abandoned` → [`Suspicion::AbandonedInQueue`]; `inQueueSeconds` > 0 →
+/// 5. then: `abandoned` with queue time (`inQueueSeconds` > 0 or absent) →
+///    [`Suspicion::AbandonedInQueue`]; `inQueueSeconds` > 0 →
 ///    [`Suspicion::NotAnsweredInQueue`]; `preQueueSeconds` (or, when absent,
 ///    `totalDurationSeconds`) at least [`PREQUEUE_MIN_SECS`] →
-///    [`Suspicion::EndedInPreQueue`]; else [`Skip::TooShort`].
+///    [`Suspicion::EndedInPreQueue`]; else [`Skip::TooShort`]. (A caller who hangs up in
+///    the first seconds of pre-queue may be flagged `abandoned` too: with no queue time,
+///    the pre-queue rule decides.)
 pub fn classify(c: &Contact) -> Result<Suspicion, Skip> {
     if c.contact_id.is_none() {
         return Err(Skip::NoContactId);
@@ -263,7 +304,7 @@ pub fn classify(c: &Contact) -> Result<Suspicion, Skip> {
     if reached_agent {
         return Err(Skip::ReachedAgent);
     }
-    if c.abandoned == Some(true) {
+    if c.abandoned == Some(true) && !c.in_queue_seconds.is_some_and(|s| s <= 0.0) {
         return Ok(Suspicion::AbandonedInQueue);
     }
     if c.in_queue_seconds.is_some_and(|s| s > 0.0) {
@@ -378,20 +419,56 @@ fn skip_name(s: Skip) -> &'static str {
     }
 }
 
+/// How long after a contact ended the skill's live activity (`GET /skills/{id}/activity`:
+/// agents logged in and available, contacts queued, now) still says something about it.
+/// A `scan` over a past day reads that activity when it runs: at 08:00, "no agent logged
+/// in" describes the morning, not yesterday's 14:00 call. Past this age the activity is
+/// set aside ([`forget_stale_live_facts`]) and the rules that need it (HD303's "nobody
+/// logged in", HD304) are not raised from it; what the contact's own record, its history,
+/// the skill's configuration and its hours of operation say still counts.
+pub const LIVE_FACTS_MAX_AGE: Duration = Duration::from_secs(30 * 60);
+
+/// Sets the skill's live activity aside when the contact ended more than
+/// [`LIVE_FACTS_MAX_AGE`] before `now` (its end: `contactStartDate` plus
+/// `totalDurationSeconds`, or its start when the duration is unknown).
+pub fn forget_stale_live_facts(cxone: &mut CxoneEvidence, now: DateTime<Utc>) {
+    let CxoneEvidence::Checked(facts) = cxone else {
+        return;
+    };
+    let ended = facts.contact.found().and_then(|c| {
+        let start = c.contact_start_date?;
+        let secs = c.total_duration_seconds.unwrap_or(0.0).max(0.0);
+        Some(start + chrono::Duration::milliseconds((secs * 1000.0) as i64))
+    });
+    let max_age = chrono::Duration::from_std(LIVE_FACTS_MAX_AGE).unwrap_or_default();
+    if ended.is_some_and(|end| now - end > max_age)
+        && !matches!(facts.skill_activity, Lookup::NotLooked)
+    {
+        tracing::debug!(
+            "contact ended long before this scan: its skill's live activity is not evidence"
+        );
+        facts.skill_activity = Lookup::NotLooked;
+    }
+}
+
 /// Diagnoses one suspect: the same evidence gathering and rules as a webhook event, with
-/// no event. The diagnosis's event and conversation ids are `scan:<contactId>`.
+/// no event, and without the skill's live activity when the contact is older than
+/// [`LIVE_FACTS_MAX_AGE`]. The diagnosis's event and conversation ids are
+/// `scan:<contactId>`.
 pub async fn diagnose_suspect(
     client: Option<&CxoneClient>,
     contact_id: &str,
     required_context_keys: &[String],
 ) -> Diagnosis {
-    let cxone = crate::cxone::gather(client, None, Some(contact_id)).await;
+    let now = Utc::now();
+    let mut cxone = crate::cxone::gather(client, None, Some(contact_id)).await;
+    forget_stale_live_facts(&mut cxone, now);
     let evidence = Evidence {
         event: None,
         contact_id: Some(contact_id.to_string()),
         cxone,
         required_context_keys: required_context_keys.to_vec(),
-        now: Utc::now(),
+        now,
     };
     let mut d = diagnosis::diagnose(&evidence);
     d.event_id = scan_id(contact_id);
@@ -463,9 +540,26 @@ pub async fn enqueue(queue: &Queue, s: &Suspect) -> Result<(), QueueError> {
                 attempt: 0,
                 reason: None,
                 conversation_id: Some(event.conversation_id.clone()),
+                ..OutMessage::default()
             },
         )
         .await
+}
+
+/// What `scan --enqueue` says before enqueueing a window longer than the notifier's
+/// de-duplication (`NOTIFY_DEDUP_TTL_SECS`): a contact announced before that (by the
+/// periodic scan, or by webhook to a worker process other than the one that takes the
+/// scan event) is no longer remembered by the notifier, and may be announced again.
+/// `None` for a window within it.
+pub fn enqueue_window_note(window: Window, dedup_ttl: Duration) -> Option<String> {
+    let ttl = chrono::Duration::from_std(dedup_ttl).unwrap_or(chrono::Duration::MAX);
+    (window.length() > ttl).then(|| {
+        format!(
+            "note: this window ({} min) is longer than NOTIFY_DEDUP_TTL_SECS ({} s): a contact announced before that may be announced again",
+            window.length().num_minutes(),
+            dedup_ttl.as_secs()
+        )
+    })
 }
 
 /// Contact ids seen recently, each forgotten [`REMEMBER_FOR`] (or the given time) after it
@@ -547,13 +641,15 @@ pub struct Round {
 }
 
 /// The periodic scan of `SCAN_INTERVAL_SECS`: every interval, the window since the last
-/// one ended (minus [`OVERLAP_PERCENT`] of an interval), suspects enqueued once each.
+/// one ended, started the lookback earlier (`SCAN_LOOKBACK_SECS`, [`DEFAULT_LOOKBACK`]),
+/// suspects enqueued once each.
 pub struct Scanner {
     client: Arc<CxoneClient>,
     queue: Queue,
     skills: Vec<String>,
     reported: RecentContacts,
     enqueued: RecentContacts,
+    lookback: Duration,
     last_end: Mutex<Option<DateTime<Utc>>>,
 }
 
@@ -573,16 +669,24 @@ impl Scanner {
             skills,
             reported,
             enqueued: RecentContacts::default(),
+            lookback: DEFAULT_LOOKBACK,
             last_end: Mutex::new(None),
         }
     }
 
+    /// The same scanner with another lookback (`SCAN_LOOKBACK_SECS`), at most
+    /// [`MAX_CATCH_UP`].
+    pub fn with_lookback(mut self, lookback: Duration) -> Self {
+        self.lookback = lookback.min(MAX_CATCH_UP);
+        self
+    }
+
     /// The window the next periodic scan looks at: from where the last successful one
-    /// ended (the first: one interval ago), minus the overlap, never more than
+    /// ended (the first: one interval ago), minus the lookback, never more than
     /// [`MAX_CATCH_UP`] back; to `now`.
     pub fn next_window(&self, interval: Duration, now: DateTime<Utc>) -> Window {
         let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::zero());
-        let overlap = interval * i32::try_from(OVERLAP_PERCENT).unwrap_or(20) / 100;
+        let lookback = chrono::Duration::from_std(self.lookback).unwrap_or_default();
         let start = self
             .last_end
             .lock()
@@ -590,7 +694,7 @@ impl Scanner {
             .unwrap_or(now - interval);
         let earliest = now - chrono::Duration::from_std(MAX_CATCH_UP).unwrap_or_default();
         Window {
-            from: (start - overlap).max(earliest),
+            from: (start - lookback).max(earliest),
             to: now,
         }
     }
@@ -632,7 +736,8 @@ impl Scanner {
 
     /// Scans every `interval` until `cancel` (the first scan one interval after start).
     pub async fn run(self, interval: Duration, cancel: CancellationToken) {
-        tracing::info!(interval_secs = interval.as_secs(), skills = ?self.skills, "periodic CXone scan started");
+        tracing::info!(interval_secs = interval.as_secs(), lookback_secs = self.lookback.as_secs(),
+            skills = ?self.skills, "periodic CXone scan started");
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -657,26 +762,48 @@ impl Scanner {
     }
 }
 
-/// The `scan` command's closing line: contacts scanned, suspects, verdicts by code.
+/// True when the diagnosis found that an agent took the contact after all (HD401): the
+/// suspect was not a failed handover. The worker drops such scan events; the `scan`
+/// command leaves them out of its list and only counts them in the summary.
+pub fn handled_after_all(d: &Diagnosis) -> bool {
+    d.verdict.code == Code::Hd401
+}
+
+/// The `scan` command's closing line: contacts scanned, suspected failures (the
+/// diagnoses but those [`handled_after_all`]), their verdicts by code, then how many
+/// suspects an agent took after all, when any.
 pub fn summary(window: Window, scanned: usize, diagnoses: &[Diagnosis]) -> String {
     let mut by_code: BTreeMap<Code, usize> = BTreeMap::new();
+    let mut handled = 0;
     for d in diagnoses {
-        *by_code.entry(d.verdict.code).or_default() += 1;
+        if handled_after_all(d) {
+            handled += 1;
+        } else {
+            *by_code.entry(d.verdict.code).or_default() += 1;
+        }
     }
+    let failures: usize = by_code.values().sum();
     let codes = by_code
         .iter()
         .map(|(c, n)| format!("{c} ×{n}"))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "scanned {scanned} voice contact{} completed {window}: {} suspected failed handover{}{}",
+        "scanned {scanned} voice contact{} completed {window}: {failures} suspected failed handover{}{}{}",
         if scanned == 1 { "" } else { "s" },
-        diagnoses.len(),
-        if diagnoses.len() == 1 { "" } else { "s" },
+        if failures == 1 { "" } else { "s" },
         if codes.is_empty() {
             String::new()
         } else {
             format!(" ({codes})")
+        },
+        if handled == 0 {
+            String::new()
+        } else {
+            format!(
+                "; {handled} handled by an agent after all ({})",
+                Code::Hd401
+            )
         }
     )
 }
@@ -805,6 +932,20 @@ mod tests {
         assert_eq!(with(json!({"isOutbound": true})), Err(Skip::Outbound));
         assert_eq!(with(json!({"mediaTypeId": 3})), Err(Skip::NotVoice));
         assert_eq!(with(json!({"preQueueSeconds": 8})), Err(Skip::TooShort));
+        // Abandoned without queue time: the caller left during the bot, and the pre-queue
+        // rule decides (a hang-up in the first seconds is no handover).
+        assert_eq!(
+            with(json!({"abandoned": true, "preQueueSeconds": 4})),
+            Err(Skip::TooShort)
+        );
+        assert_eq!(
+            with(json!({"abandoned": true})),
+            Ok(Suspicion::EndedInPreQueue)
+        );
+        assert_eq!(
+            with(json!({"abandoned": true, "inQueueSeconds": null})),
+            Ok(Suspicion::AbandonedInQueue)
+        );
         assert_eq!(with(json!({"contactId": 0})), Err(Skip::NoContactId));
     }
 
@@ -830,6 +971,116 @@ mod tests {
         );
         assert_eq!(back.occurred_at, s.contact.contact_start_date);
         assert!(is_scan_event(&back));
+    }
+
+    #[test]
+    fn the_lookback_defaults_to_half_an_hour_and_may_not_pass_the_catch_up_limit() {
+        let env = |v: &str| Env::from_pairs([("SCAN_LOOKBACK_SECS", v)]);
+        assert_eq!(
+            lookback_from_env(&Env::default()).unwrap(),
+            Duration::from_secs(1800)
+        );
+        assert_eq!(
+            lookback_from_env(&env("3600")).unwrap(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(lookback_from_env(&env("0")).unwrap(), Duration::ZERO);
+        for bad in ["86401", "30m", "-5"] {
+            let err = lookback_from_env(&env(bad)).unwrap_err();
+            assert!(err.0.contains("SCAN_LOOKBACK_SECS"), "{bad}: {}", err.0);
+        }
+    }
+
+    #[test]
+    fn contact_ids_are_remembered_longer_than_any_window_can_reach_back() {
+        // A window never starts before now − MAX_CATCH_UP, and a contact is enqueued
+        // after it started: remembering ids longer than that keeps every contact a later
+        // window lists again from being enqueued twice.
+        assert!(REMEMBER_FOR > MAX_CATCH_UP);
+        assert!(REMEMBER_FOR > DEFAULT_LOOKBACK);
+    }
+
+    #[test]
+    fn after_failed_scans_the_window_reaches_back_to_the_last_success_but_never_past_a_day() {
+        let now = DateTime::parse_from_rfc3339("2026-05-12T15:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let scanner = Scanner::new(
+            Arc::new(
+                CxoneClient::new(
+                    crate::cxone::CxoneSettings {
+                        client_id: Some("id".into()),
+                        client_secret: Some("secret".into()),
+                        access_key_id: Some("key".into()),
+                        access_key_secret: Some("key secret".into()),
+                        ..Default::default()
+                    },
+                    Arc::new(crate::metrics::Metrics::new()),
+                )
+                .unwrap(),
+            ),
+            Queue::Memory(crate::queue::memory::MemoryQueue::new()),
+            vec![],
+            RecentContacts::default(),
+        )
+        .with_lookback(Duration::from_secs(600));
+        let interval = Duration::from_secs(900);
+        let w = scanner.next_window(interval, now);
+        assert_eq!(w.from, now - chrono::Duration::minutes(25));
+        *scanner.last_end.lock().unwrap() = Some(now - chrono::Duration::hours(3));
+        let w = scanner.next_window(interval, now);
+        assert_eq!(w.from, now - chrono::Duration::minutes(190));
+        *scanner.last_end.lock().unwrap() = Some(now - chrono::Duration::hours(30));
+        let w = scanner.next_window(interval, now);
+        assert_eq!(w.from, now - chrono::Duration::hours(24));
+        assert_eq!(w.to, now);
+    }
+
+    #[test]
+    fn a_skills_live_activity_is_evidence_only_for_a_contact_that_ended_recently() {
+        let now = DateTime::parse_from_rfc3339("2026-05-13T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let evidence = |start: &str, total: Option<f64>| {
+            CxoneEvidence::Checked(Box::new(crate::diagnosis::evidence::CxoneFacts {
+                contact: Lookup::Found(contact(json!({"contactId": 1, "contactStartDate": start,
+                    "totalDurationSeconds": total}))),
+                skill_activity: Lookup::Found(Default::default()),
+                ..Default::default()
+            }))
+        };
+        let activity_kept = |mut cxone: CxoneEvidence| {
+            forget_stale_live_facts(&mut cxone, now);
+            let CxoneEvidence::Checked(f) = cxone else {
+                unreachable!()
+            };
+            matches!(f.skill_activity, Lookup::Found(_))
+        };
+        // Ended 10 minutes ago (07:40 + 600 s): the queue now is the queue it met.
+        assert!(activity_kept(evidence("2026-05-13T07:40:00Z", Some(600.0))));
+        // Started 50 minutes ago but lasted 25: ended 25 minutes ago.
+        assert!(activity_kept(evidence(
+            "2026-05-13T07:10:00Z",
+            Some(1500.0)
+        )));
+        // Ended yesterday afternoon: what the skill looks like now says nothing about it.
+        assert!(!activity_kept(evidence(
+            "2026-05-12T14:21:44Z",
+            Some(317.0)
+        )));
+        // No duration: its start decides.
+        assert!(!activity_kept(evidence("2026-05-13T07:00:00Z", None)));
+        // No contact, or CXone not checked: nothing to judge, nothing changed.
+        let mut unknown =
+            CxoneEvidence::Checked(Box::new(crate::diagnosis::evidence::CxoneFacts {
+                skill_activity: Lookup::Found(Default::default()),
+                ..Default::default()
+            }));
+        forget_stale_live_facts(&mut unknown, now);
+        assert!(activity_kept(unknown));
+        let mut not_configured = CxoneEvidence::NotConfigured;
+        forget_stale_live_facts(&mut not_configured, now);
+        assert_eq!(not_configured, CxoneEvidence::NotConfigured);
     }
 
     #[tokio::test(start_paused = true)]

@@ -4,7 +4,7 @@
 //! stop taking work, in-flight jobs finish and ack (or are requeued by the broker), the
 //! queue waits for outstanding confirms.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,7 +75,7 @@ fn hostname() -> String {
 
 /// A running (or ready to run) service.
 pub struct Application {
-    port: Option<u16>,
+    local_addr: Option<SocketAddr>,
     server: Option<actix_web::dev::Server>,
     queue: Queue,
     metrics: Arc<Metrics>,
@@ -118,7 +118,7 @@ impl Application {
 
         let tasks = TaskTracker::new();
         let mut app = Application {
-            port: None,
+            local_addr: None,
             server: None,
             queue,
             metrics,
@@ -139,7 +139,8 @@ impl Application {
         if let Some(addr) = http_addr {
             let listener = TcpListener::bind(addr)
                 .with_context(|| format!("cannot listen on {addr} (LISTEN_ADDR / METRICS_ADDR)"))?;
-            app.port = Some(listener.local_addr()?.port());
+            let bound = listener.local_addr()?;
+            app.local_addr = Some(bound);
             let state = web::Data::new(ReceiverState {
                 auth,
                 queue: app.queue.clone(),
@@ -156,7 +157,7 @@ impl Application {
             .shutdown_timeout(10)
             .listen(listener)?
             .run();
-            tracing::info!(%addr, port = app.port, ?role, "listening");
+            tracing::info!(%addr, %bound, ?role, "listening");
             app.server = Some(server);
         }
 
@@ -174,7 +175,13 @@ impl Application {
 
     /// The bound port, when an HTTP listener runs.
     pub fn port(&self) -> Option<u16> {
-        self.port
+        self.local_addr.map(|a| a.port())
+    }
+
+    /// The address actually bound (the port resolved when `LISTEN_ADDR` asked for 0), when
+    /// an HTTP listener runs.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
     }
 
     /// The queue this process uses.

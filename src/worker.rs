@@ -4,12 +4,14 @@
 //! What happens to a job:
 //! * diagnosed → report published → ack;
 //! * CXone unreachable for a transient reason (no token, or a read that failed through
-//!   all its retries while the verdict could still change) → a copy goes to a delay
-//!   queue (`RETRY_DELAYS_SECS`) with its attempt count, then ack; after the last delay
+//!   all its retries) while the verdict could still change → a copy goes to a delay
+//!   queue (`RETRY_DELAYS_SECS`) with its retry count, then ack; after the last delay
 //!   it is diagnosed with what is known (HD503 says CXone kept failing);
 //! * CXone's data still pending (HD402, or not found yet) and the verdict could still
-//!   change → re-checked later (`RECHECK_DELAYS_SECS`), then diagnosed with what is known;
-//!   a bot-side cause that is already certain is reported at once;
+//!   change → re-checked later (`RECHECK_DELAYS_SECS`) with its re-check count, then
+//!   diagnosed with what is known. Retries and re-checks count apart: a retry does not
+//!   shift the re-check schedule, and re-checks do not use up the retries;
+//! * a bot-side cause that is already certain is reported at once, whatever CXone says;
 //! * undecodable → `P.dead` with the reason, then ack;
 //! * the report cannot be published (broker trouble) → the job is given back and comes
 //!   again; a job that keeps failing or crashing its worker is dead-lettered by the
@@ -21,6 +23,11 @@
 //! of every webhook event it takes ([`Worker::reported_contacts`]); a scan event for a
 //! contact the bot reported is acked without a report ([`Outcome::Dismissed`]), and so is
 //! one whose contact an agent took after all (HD401: not a failure).
+//!
+//! Caller numbers: the Diagnosis is masked before it is published
+//! ([`crate::notify::mask::mask_diagnosis`]), with the numbers only the worker knows (the
+//! event's numeric `userId`, the CXone contact's `fromAddress`), so no report in
+//! `P.reports`, message or log line carries a full number.
 //!
 //! [`Worker::process`] handles one delivery, so tests drive the worker step by step.
 
@@ -38,6 +45,7 @@ use crate::diagnosis::evidence::{CxoneEvidence, CxoneProblem, Evidence, Lookup, 
 use crate::diagnosis::{self, Code, Diagnosis};
 use crate::event::HandoverEvent;
 use crate::metrics::Metrics;
+use crate::notify::mask::Masker;
 use crate::queue::{Delivery, OutMessage, Queue, Source, Target};
 use crate::scan::{RecentContacts, is_scan_event};
 
@@ -147,7 +155,8 @@ impl Worker {
     /// Handles one delivery completely: after this returns it is settled.
     pub async fn process(&self, delivery: Delivery) -> Outcome {
         let span = tracing::info_span!("job", event_id = %delivery.id, attempt = delivery.attempt,
-            conversation_id = tracing::field::Empty, contact_id = tracing::field::Empty);
+            rechecks = delivery.rechecks, conversation_id = tracing::field::Empty,
+            contact_id = tracing::field::Empty);
         self.process_inner(delivery).instrument(span).await
     }
 
@@ -192,23 +201,32 @@ impl Worker {
             required_context_keys: self.settings.required_context_keys.clone(),
             now: chrono::Utc::now(),
         };
-        let mut diagnosis = diagnosis::diagnose(&evidence);
+        let diagnosis = diagnosis::diagnose(&evidence);
+        // Masked here, where the caller numbers are known: the rules echo the flow's free
+        // text (codeError, sipReason) and no rule keeps the number under a key the
+        // notifier could learn it from. What leaves this function is masked.
+        let masker = Masker::for_evidence(&diagnosis, &evidence);
+        let mut diagnosis = masker.diagnosis(&diagnosis);
 
         // CXone failing for a transient reason — no token at all, or one of the reads
         // (the contact, say) through all its retries — is worth another try later, unless
-        // the payload already proves a bot-side cause that no CXone data could change.
+        // the payload already proves a bot-side cause (a signal refused with 403, say).
+        // Then the report goes out now, saying CXone could not be checked (HD503): a
+        // later read could at most show that an agent took the contact after all (HD401),
+        // and the refused signal would still be a fault to fix, while an outage of unknown
+        // length would hold a certain cause back.
         if let Some(problem) = unavailable
-            && (matches!(evidence.cxone, CxoneEvidence::Unreachable(_))
-                || !bot_side_cause_is_certain(&diagnosis))
+            && !bot_side_cause_is_certain(&diagnosis)
             && let Some(delay) = self
                 .settings
                 .retry_delays
                 .get(delivery.attempt as usize)
                 .copied()
         {
-            tracing::warn!(detail = %problem.detail, what = %problem.what, ?delay, "CXone unavailable; the job will be retried");
-            let reason = format!("CXone unavailable: {}", problem.detail);
-            return match self.later(&delivery, delay, reason).await {
+            let detail = masker.text(&problem.detail);
+            tracing::warn!(%detail, what = %problem.what, ?delay, "CXone unavailable; the job will be retried");
+            let reason = format!("CXone unavailable: {detail}");
+            return match self.later(&delivery, Later::Retry, delay, reason).await {
                 true => {
                     self.metrics.job("retried");
                     delivery.ack().await;
@@ -238,12 +256,12 @@ impl Worker {
             && let Some(delay) = self
                 .settings
                 .recheck_delays
-                .get(delivery.attempt as usize)
+                .get(delivery.rechecks as usize)
                 .copied()
         {
             tracing::info!(verdict = %diagnosis.verdict.code, ?delay, "CXone data pending; re-checking later");
             let reason = format!("re-check: {}", diagnosis.verdict.name);
-            return match self.later(&delivery, delay, reason).await {
+            return match self.later(&delivery, Later::Recheck, delay, reason).await {
                 true => {
                     self.metrics.job("rechecked");
                     delivery.ack().await;
@@ -256,9 +274,8 @@ impl Worker {
         let report = OutMessage {
             id: diagnosis.event_id.clone(),
             body: serde_json::to_vec(&diagnosis).expect("a diagnosis always serialises"),
-            attempt: 0,
-            reason: None,
             conversation_id: Some(diagnosis.conversation_id.clone()),
+            ..OutMessage::default()
         };
         if !self.publish_with_retries(Target::Reports, report).await {
             return self.requeue(delivery).await;
@@ -295,14 +312,21 @@ impl Worker {
         ))
     }
 
-    /// Publishes a copy of the job to the delay queue for `delay`.
-    async fn later(&self, d: &Delivery, delay: Duration, reason: String) -> bool {
+    /// Publishes a copy of the job to the delay queue for `delay`, counting one more
+    /// retry or re-check.
+    async fn later(&self, d: &Delivery, why: Later, delay: Duration, reason: String) -> bool {
+        let (attempt, rechecks) = match why {
+            Later::Retry => (d.attempt + 1, d.rechecks),
+            Later::Recheck => (d.attempt, d.rechecks + 1),
+        };
         let msg = OutMessage {
             id: d.id.clone(),
             body: d.body.clone(),
-            attempt: d.attempt + 1,
+            attempt,
+            rechecks,
             reason: Some(reason),
             conversation_id: d.conversation_id.clone(),
+            origin: None,
         };
         self.publish_with_retries(Target::Retry(delay), msg).await
     }
@@ -337,8 +361,10 @@ impl Worker {
             id: d.id.clone(),
             body: d.body.clone(),
             attempt: d.attempt,
+            rechecks: d.rechecks,
             reason: Some(reason.clone()),
             conversation_id: d.conversation_id.clone(),
+            origin: Some(Source::Jobs),
         };
         if self.publish_with_retries(Target::Dead, msg).await {
             d.ack().await;
@@ -348,6 +374,15 @@ impl Worker {
         }
         Outcome::DeadLettered(reason)
     }
+}
+
+/// Why a job goes to a delay queue; each has its own counter and schedule.
+#[derive(Clone, Copy)]
+enum Later {
+    /// A transient failure: `RETRY_DELAYS_SECS`.
+    Retry,
+    /// CXone's data pending: `RECHECK_DELAYS_SECS`.
+    Recheck,
 }
 
 /// The first transient CXone failure of a gathering: no token or API endpoint, or one

@@ -1,9 +1,18 @@
 //! Masking of caller phone numbers in everything a notification carries.
 //!
-//! A caller's number is personal data: a chat channel is no place for it. Every message
-//! (Slack, Teams, standard output) goes through a [`Masker`] built from the diagnoses it
-//! covers. It keeps the last four digits (enough to match a complaint to a call) and
-//! replaces the rest with `***`.
+//! A caller's number is personal data: a chat channel is no place for it. It keeps the
+//! last four digits (enough to match a complaint to a call) and replaces the rest with
+//! `•••` ([`GLYPH`], the engine's own mask: not `*`, which Slack and Teams read as bold).
+//!
+//! Two lines of defence:
+//! - the worker masks each Diagnosis before it publishes it to `P.reports`
+//!   ([`mask_diagnosis`]), with the caller numbers it knows from the evidence itself
+//!   ([`caller_numbers`]: the event's numeric `userId`, the CXone contact's `fromAddress`);
+//!   the rules copy free text from the flow (`codeError`, `sipReason`) where the number
+//!   may appear again, and no rule puts the number under a key of its own, so the
+//!   evidence is the only place it can be learned. `diagnose` and `scan` mask the same way;
+//! - every message (Slack, Teams, standard output) goes through a [`Masker`] built from
+//!   the diagnoses it covers again, for what a report carries by itself.
 //!
 //! What counts as a caller number:
 //! - any value under an evidence key that names one (`fromAddress`, `ani`, `callerNumber`,
@@ -22,7 +31,11 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
+use crate::diagnosis::evidence::Evidence;
 use crate::diagnosis::model::{Diagnosis, Finding};
+
+/// What replaces the masked digits: `•••0123`.
+pub const GLYPH: &str = "•••";
 
 /// Keys (lower-case, letters and digits only) whose values are caller numbers.
 const CALLER_KEYS: &[&str] = &[
@@ -77,15 +90,43 @@ fn is_id_key(key: &str) -> bool {
     ID_KEY_SUFFIXES.iter().any(|s| k.ends_with(s))
 }
 
-/// `***` followed by the last four digits of `s` (or just `***` when it has four or
-/// fewer digits, since those four would be the whole number).
+/// [`GLYPH`] followed by the last four digits of `s` (or just [`GLYPH`] when it has four
+/// or fewer digits, since those four would be the whole number). The engine's helper, so
+/// a finding and a message mask alike.
 pub fn mask_number(s: &str) -> String {
-    let digits: Vec<char> = s.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() <= 4 {
-        return "***".to_string();
+    crate::diagnosis::rules::support::mask_number(s)
+}
+
+/// True when `s` was masked already (by the worker, or by the engine's timeline): masking
+/// it again would drop the four digits it kept.
+fn is_masked(s: &str) -> bool {
+    s.contains(GLYPH)
+}
+
+/// The caller numbers the evidence of one diagnosis knows: the event's `userId` when it
+/// is a number (Voice Gateway uses the caller's number as the Cognigy user id), and the
+/// CXone contact's `fromAddress` (ANI), or its `toAddress` when the contact is outbound.
+pub fn caller_numbers(ev: &Evidence) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(u) = ev.event.as_ref().and_then(|e| e.user_id.as_deref())
+        && is_number_like(u)
+    {
+        out.push(u.to_string());
     }
-    let last4: String = digits[digits.len() - 4..].iter().collect();
-    format!("***{last4}")
+    if let Some(c) = ev.contact() {
+        out.extend(c.from_address.iter().cloned());
+        if c.is_outbound == Some(true) {
+            out.extend(c.to_address.iter().cloned());
+        }
+    }
+    out
+}
+
+/// `d` with every caller number masked: those in its own evidence, those the evidence it
+/// was made from knows ([`caller_numbers`]), and anything that looks like one. Its ids
+/// stay as they are. What the worker publishes, and what `diagnose` prints.
+pub fn mask_diagnosis(d: &Diagnosis, ev: &Evidence) -> Diagnosis {
+    Masker::for_evidence(d, ev).diagnosis(d)
 }
 
 /// True when `s` is, as a whole, a phone-like number: an optional `+`, then digits with
@@ -155,18 +196,54 @@ impl Masker {
     /// A masker that knows the caller values in these diagnoses' evidence and protects
     /// their event, conversation and contact ids.
     pub fn for_diagnoses<'a>(diagnoses: impl IntoIterator<Item = &'a Diagnosis>) -> Masker {
+        let diagnoses: Vec<&Diagnosis> = diagnoses.into_iter().collect();
         let mut m = Masker::default();
-        for d in diagnoses {
-            m.protect(&d.event_id);
-            m.protect(&d.conversation_id);
-            if let Some(c) = &d.contact_id {
-                m.protect(c);
-            }
+        // Protect every id first: learning skips protected ids.
+        for d in &diagnoses {
+            m.protect_ids(d);
+        }
+        for d in &diagnoses {
             for f in &d.findings {
                 m.learn_map(&f.evidence);
             }
         }
         m
+    }
+
+    /// A masker for one diagnosis and the evidence it was made from: the ids of both
+    /// protected, the caller values of its findings and the evidence's [`caller_numbers`]
+    /// learned.
+    pub fn for_evidence(d: &Diagnosis, ev: &Evidence) -> Masker {
+        let mut m = Masker::default();
+        m.protect_ids(d);
+        if let Some(e) = &ev.event {
+            m.protect(&e.event_id);
+            m.protect(&e.conversation_id);
+            for id in [&e.cxone.contact_id, &e.cxone.master_contact_id]
+                .into_iter()
+                .flatten()
+            {
+                m.protect(id);
+            }
+        }
+        if let Some(c) = &ev.contact_id {
+            m.protect(c);
+        }
+        for f in &d.findings {
+            m.learn_map(&f.evidence);
+        }
+        for n in caller_numbers(ev) {
+            m.learn_caller_value(&n);
+        }
+        m
+    }
+
+    fn protect_ids(&mut self, d: &Diagnosis) {
+        self.protect(&d.event_id);
+        self.protect(&d.conversation_id);
+        for id in [&d.contact_id, &d.master_contact_id].into_iter().flatten() {
+            self.protect(id);
+        }
     }
 
     /// Never masks this exact id.
@@ -366,6 +443,7 @@ impl Masker {
 
     fn caller_value(&self, v: &Value) -> Value {
         match v {
+            Value::String(s) if is_masked(s) => v.clone(),
             Value::String(s) if s.chars().any(|c| c.is_ascii_digit()) => {
                 let by_text = self.text(s);
                 if by_text != *s {
@@ -436,9 +514,9 @@ mod tests {
 
     #[test]
     fn a_number_keeps_only_its_last_four_digits() {
-        assert_eq!(mask_number("+4915112345678"), "***5678");
-        assert_eq!(mask_number("1234"), "***");
-        assert_eq!(mask_number("+1 (555) 123-4567"), "***4567");
+        assert_eq!(mask_number("+4915112345678"), "•••5678");
+        assert_eq!(mask_number("1234"), "•••");
+        assert_eq!(mask_number("+1 (555) 123-4567"), "•••4567");
     }
 
     #[test]
@@ -446,10 +524,10 @@ mod tests {
         let m = Masker::default();
         assert_eq!(
             m.text("caller +4915112345678 hung up"),
-            "caller ***5678 hung up"
+            "caller •••5678 hung up"
         );
-        assert_eq!(m.text("from +49 151 1234-5678."), "from ***5678.");
-        assert_eq!(m.text("dial +1 (555) 123-4567 now"), "dial ***4567 now");
+        assert_eq!(m.text("from +49 151 1234-5678."), "from •••5678.");
+        assert_eq!(m.text("dial +1 (555) 123-4567 now"), "dial •••4567 now");
     }
 
     #[test]
@@ -457,15 +535,15 @@ mod tests {
         let m = Masker::default();
         assert_eq!(
             m.text("From: sip:+4930123456789@sbc.example.com"),
-            "From: sip:***6789@sbc.example.com"
+            "From: sip:•••6789@sbc.example.com"
         );
-        assert_eq!(m.text("<tel:5551234567>"), "<tel:***4567>");
+        assert_eq!(m.text("<tel:5551234567>"), "<tel:•••4567>");
     }
 
     #[test]
     fn parenthesised_area_code_form_is_masked() {
         let m = Masker::default();
-        assert_eq!(m.text("call (555) 123-4567 back"), "call ***4567 back");
+        assert_eq!(m.text("call (555) 123-4567 back"), "call •••4567 back");
     }
 
     #[test]
@@ -479,9 +557,9 @@ mod tests {
     #[test]
     fn a_known_caller_value_is_masked_in_text_even_without_a_plus() {
         let m = masker_knowing(&["4915112345678"]);
-        assert_eq!(m.text("ANI 4915112345678 rang"), "ANI ***5678 rang");
+        assert_eq!(m.text("ANI 4915112345678 rang"), "ANI •••5678 rang");
         // The national spelling of the same number.
-        assert_eq!(m.text("ANI 0151 12345678 rang"), "ANI ***5678 rang");
+        assert_eq!(m.text("ANI 0151 12345678 rang"), "ANI •••5678 rang");
         // A contact id is not a caller value.
         assert_eq!(m.text("contact 745512890123"), "contact 745512890123");
     }
@@ -508,10 +586,10 @@ mod tests {
         let mut m = Masker::default();
         m.learn_map(map);
         let out = Value::Object(m.map(map));
-        assert_eq!(out["fromAddress"], "***5678");
-        assert_eq!(out["ani"], "***4567");
-        assert_eq!(out["caller_number"], "sip:***6789@10.1.2.3:5060");
-        assert_eq!(out["nested"]["phone"], "***0958");
+        assert_eq!(out["fromAddress"], "•••5678");
+        assert_eq!(out["ani"], "•••4567");
+        assert_eq!(out["caller_number"], "sip:•••6789@10.1.2.3:5060");
+        assert_eq!(out["nested"]["phone"], "•••0958");
         assert_eq!(out["nested"]["skill"], "Support_Voice_EN");
         assert_eq!(out["contactId"], "745512890123");
         assert_eq!(out["waitSeconds"], 42);
@@ -524,9 +602,9 @@ mod tests {
         let mut m = Masker::default();
         m.learn_map(map);
         let out = Value::Object(m.map(map));
-        assert_eq!(out["userId"], "***5678");
+        assert_eq!(out["userId"], "•••5678");
         assert_eq!(out["other"]["userId"], "c0a8-11ee-uuid");
-        assert_eq!(m.text("user 4915112345678"), "user ***5678");
+        assert_eq!(m.text("user 4915112345678"), "user •••5678");
     }
 
     #[test]
@@ -558,9 +636,99 @@ mod tests {
         let text = serde_json::to_string(&out).unwrap();
         assert!(!text.contains("4915112345678"), "{text}");
         assert!(!text.contains("12345678"), "{text}");
-        assert!(text.contains("***5678"), "{text}");
+        assert!(text.contains("•••5678"), "{text}");
         assert!(text.contains("745512890123"), "{text}");
         assert_eq!(out.conversation_id, "conv-1");
-        assert_eq!(out.verdict.title, "Caller ***5678 hung up");
+        assert_eq!(out.verdict.title, "Caller •••5678 hung up");
+    }
+
+    fn evidence_with_caller(user_id: &str, from_address: Option<&str>) -> Evidence {
+        use crate::cxone::types::Contact;
+        use crate::diagnosis::evidence::{CxoneEvidence, CxoneFacts, Lookup};
+        let event = crate::event::HandoverEvent::parse(
+            json!({
+                "eventId": "ev-mask", "conversationId": "conv-mask", "userId": user_id,
+                "cxone": {"contactId": "745512890123"},
+                "handover": {"mechanism": "vg_transfer",
+                             "codeError": "dial 4155550123 failed (+1 415-555-0123)"},
+                "voice": {"event": "TRANSFER_DIAL_ERROR", "sipStatus": "488",
+                          "sipReason": "Not Acceptable Here for 4155550123"}
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        let cxone = match from_address {
+            None => CxoneEvidence::NotConfigured,
+            Some(a) => CxoneEvidence::Checked(Box::new(CxoneFacts {
+                contact: Lookup::Found(Contact {
+                    from_address: Some(a.into()),
+                    ..Contact::default()
+                }),
+                ..CxoneFacts::default()
+            })),
+        };
+        Evidence {
+            contact_id: Some("745512890123".into()),
+            event: Some(event),
+            cxone,
+            required_context_keys: vec![],
+            now: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_real_diagnosis_is_masked_with_the_numbers_its_evidence_knows() {
+        // No rule puts the caller number under a key of its own: the masker learns it
+        // from the event's numeric userId, or from the CXone contact's fromAddress.
+        for ev in [
+            evidence_with_caller("4155550123", None),
+            evidence_with_caller("", Some("4155550123")),
+        ] {
+            let d = crate::diagnosis::diagnose(&ev);
+            let raw = serde_json::to_string(&d).unwrap();
+            assert!(raw.contains("4155550123"), "the rules echo it: {raw}");
+            assert!(
+                Masker::for_diagnoses([&d])
+                    .text(&raw)
+                    .contains("4155550123"),
+                "the diagnosis alone does not tell the number"
+            );
+            let masked = serde_json::to_string(&mask_diagnosis(&d, &ev)).unwrap();
+            assert!(!masked.contains("4155550123"), "{masked}");
+            assert!(!masked.contains("555-0123"), "{masked}");
+            assert!(masked.contains("•••0123"), "{masked}");
+            assert!(masked.contains("745512890123"), "contact id kept: {masked}");
+        }
+    }
+
+    #[test]
+    fn a_uuid_user_id_is_not_a_caller_number() {
+        let ev = evidence_with_caller("c0a8-11ee-8c90-0242ac120002", None);
+        assert!(caller_numbers(&ev).is_empty());
+    }
+
+    #[test]
+    fn masking_twice_keeps_the_last_four_digits() {
+        let evidence = json!({"fromAddress": "4915112345678", "userId": "4915112345678"});
+        let map = evidence.as_object().unwrap();
+        let mut m = Masker::default();
+        m.learn_map(map);
+        let once = m.map(map);
+        let mut again = Masker::default();
+        again.learn_map(&once);
+        let twice = Value::Object(again.map(&once));
+        assert_eq!(twice["fromAddress"], "•••5678");
+        assert_eq!(twice["userId"], "•••5678");
+        assert_eq!(again.text("caller •••5678"), "caller •••5678");
+    }
+
+    #[test]
+    fn the_engine_and_the_notifier_mask_with_the_same_glyph() {
+        assert_eq!(mask_number("+1 (415) 555-0123"), format!("{GLYPH}0123"));
+        assert_eq!(
+            crate::diagnosis::rules::support::mask_number("4155550123"),
+            mask_number("4155550123")
+        );
     }
 }

@@ -3,9 +3,9 @@
 //! Slack answers an over-long block with a bare `invalid_blocks` and no detail, so every
 //! limit is enforced here, before sending (notify-and-webhooks.md §1.2): at most 50
 //! blocks, header `plain_text` ≤ 150 characters, section text ≤ 3000, fields ≤ 10 × 2000,
-//! context ≤ 10 elements, no empty text. Long values are cut with `…`, and a message whose
-//! blocks would still be very long is rendered again with less detail: it never fails on
-//! size.
+//! context ≤ 10 elements, no empty text. Long values are cut with `…` (escaped text never
+//! inside an entity: see [`clip`]), and a message whose blocks would still be very long is
+//! rendered again with less detail: it never fails on size.
 
 use serde_json::{Value, json};
 
@@ -67,6 +67,22 @@ pub fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Cuts escaped mrkdwn to at most `max` characters, like [`truncate`], but never inside
+/// an entity: half of `&amp;` would show as a stray `&am…`. Limits count the escaped text
+/// (what Slack receives), so escaping first and cutting here keeps every limit exact.
+pub fn clip(escaped: &str, max: usize) -> String {
+    if escaped.chars().count() <= max {
+        return escaped.to_string();
+    }
+    let cut = truncate(escaped, max);
+    let kept = cut.strip_suffix('…').unwrap_or(&cut);
+    match kept.rfind('&') {
+        // `escape` writes every `&` as the start of an entity that ends in `;`.
+        Some(amp) if !kept[amp..].contains(';') => format!("{}…", &kept[..amp]),
+        _ => cut,
+    }
+}
+
 /// The JSON body to POST to a Slack incoming webhook.
 pub fn render(report: &Report) -> Value {
     let body = LEVELS
@@ -97,7 +113,7 @@ pub fn render(report: &Report) -> Value {
 /// The smallest message: the header and the summary line.
 fn minimal(r: &Report) -> Value {
     json!({
-        "text": truncate(&escape(&r.summary_line()), MAX_TEXT),
+        "text": clip(&escape(&r.summary_line()), MAX_TEXT),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": truncate(non_empty(&r.code_and_name()), MAX_HEADER)}},
             section(&escape(&r.summary_line())),
@@ -191,7 +207,7 @@ fn build(r: &Report, detail: Detail) -> Value {
             escape(non_empty(&f.message)),
             escape(non_empty(&f.fix))
         );
-        text.push_str(&truncate(
+        text.push_str(&clip(
             &body,
             detail.finding_chars.saturating_sub(text.chars().count()),
         ));
@@ -211,18 +227,18 @@ fn build(r: &Report, detail: Detail) -> Value {
         "CXone checked".to_string()
     } else {
         match &d0.cxone.error {
-            Some(e) => format!("CXone not checked: {}", truncate(e, 300)),
+            Some(e) => format!("CXone not checked: {}", clip(&escape(e), 300)),
             None => "CXone not checked".to_string(),
         }
     };
-    context.push(json!({"type": "mrkdwn", "text": escape(&cxone)}));
+    context.push(json!({"type": "mrkdwn", "text": cxone}));
     context.push(json!({"type": "mrkdwn", "text": format!("`handover-doctor explain {}`", g.verdict.code.as_str())}));
     context.truncate(MAX_CONTEXT);
     blocks.push(json!({"type": "context", "elements": context}));
     blocks.truncate(MAX_BLOCKS);
 
     json!({
-        "text": truncate(&escape(&r.summary_line()), MAX_TEXT),
+        "text": clip(&escape(&r.summary_line()), MAX_TEXT),
         "blocks": blocks,
     })
 }
@@ -232,11 +248,11 @@ fn non_empty(s: &str) -> &str {
 }
 
 fn section(text: &str) -> Value {
-    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(non_empty(text), MAX_SECTION)}})
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(non_empty(text), MAX_SECTION)}})
 }
 
 fn field(label: &str, value: &str) -> Value {
-    json!({"type": "mrkdwn", "text": truncate(&format!("*{label}*\n{}", non_empty(value)), MAX_FIELD)})
+    json!({"type": "mrkdwn", "text": clip(&format!("*{label}*\n{}", non_empty(value)), MAX_FIELD)})
 }
 
 fn block_text_len(body: &Value) -> usize {
@@ -393,5 +409,55 @@ mod tests {
         let all = body.to_string();
         assert!(all.contains("status &lt;500&gt; &amp; more"), "{all}");
         assert!(!all.contains("<500>"));
+    }
+
+    /// True when every `&` in `s` starts a whole entity.
+    fn entities_whole(s: &str) -> bool {
+        s.match_indices('&').all(|(i, _)| {
+            ["&amp;", "&lt;", "&gt;"]
+                .iter()
+                .any(|e| s[i..].starts_with(e))
+        })
+    }
+
+    #[test]
+    fn a_cut_never_splits_an_escaped_entity() {
+        let escaped = escape("a & b");
+        assert_eq!(escaped, "a &amp; b");
+        // Every cut that would land inside `&amp;` backs off to before it.
+        for max in 3..=8 {
+            let c = clip(&escaped, max);
+            assert!(entities_whole(&c), "{max}: {c}");
+            assert!(c.chars().count() <= max, "{max}: {c}");
+        }
+        assert_eq!(clip(&escaped, 5), "a …");
+        assert_eq!(clip(&escaped, 8), "a &amp;…");
+        assert_eq!(clip(&escaped, 9), escaped);
+    }
+
+    #[test]
+    fn long_findings_full_of_ampersands_are_cut_on_entity_boundaries() {
+        let mut d = diagnosis("HD105", "conv-1", None);
+        // Every offset of the 20-character escaped pattern, so some cut lands in each
+        // of its entities.
+        for pad in 0..20 {
+            d.findings[0].message = format!("{}{}", "x".repeat(pad), "R&D <ops> ".repeat(400));
+            d.findings[0].fix = "&".repeat(pad);
+            d.verdict.title = format!("{}{}", "y".repeat(pad), "&".repeat(2000));
+            let body = render(&Report::new(None, false, 1, std::slice::from_ref(&d)));
+            validate(&body).unwrap();
+            let mut texts = vec![body["text"].as_str().unwrap().to_string()];
+            for b in body["blocks"].as_array().unwrap() {
+                // The header is plain_text: not escaped, nothing to split.
+                if let Some(t) = b["text"]["text"].as_str()
+                    && b["text"]["type"] == "mrkdwn"
+                {
+                    texts.push(t.to_string());
+                }
+            }
+            for t in texts {
+                assert!(entities_whole(&t), "a split entity in: {t}");
+            }
+        }
     }
 }

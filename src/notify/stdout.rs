@@ -53,7 +53,7 @@ mod tests {
         assert_eq!(v["diagnoses"][0]["contactId"], "745512890123");
         assert_eq!(
             v["diagnoses"][0]["findings"][0]["evidence"]["fromAddress"],
-            "***5678"
+            "•••5678"
         );
         assert!(!l.contains("4915112345678"));
     }

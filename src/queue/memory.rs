@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::{Consumer, DeadLetter, Delivery, OutMessage, QueueError, Settle, Source, Target};
+use super::{
+    Consumer, DeadLetter, Delivery, OutMessage, QueueError, Requeued, Settle, Source, Target,
+};
 
 /// Capacity of each in-process queue.
 pub const CAPACITY: usize = 10_000;
@@ -42,25 +44,11 @@ pub struct MemoryAcker {
 }
 
 impl MemoryAcker {
-    pub(crate) async fn requeue(self, id: String, body: Vec<u8>, attempt: u32) -> bool {
+    pub(crate) async fn requeue(self, msg: OutMessage) -> bool {
         let Some(q) = self.queue.upgrade() else {
             return false;
         };
-        let target = match self.source {
-            Source::Jobs => Target::Jobs,
-            Source::Reports => Target::Reports,
-        };
-        q.publish(
-            target,
-            OutMessage {
-                id,
-                body,
-                attempt,
-                ..OutMessage::default()
-            },
-        )
-        .await
-        .is_ok()
+        q.publish(self.source.target(), msg).await.is_ok()
     }
 
     pub(crate) fn dead(
@@ -77,6 +65,7 @@ impl MemoryAcker {
             event_id: id,
             conversation_id,
             reason: reason.to_string(),
+            origin: self.source,
             body,
         });
         true
@@ -99,6 +88,7 @@ impl MemoryQueue {
             id: msg.id,
             body: msg.body,
             attempt: msg.attempt,
+            rechecks: msg.rechecks,
             delivery_count: 0,
             reason: msg.reason,
             conversation_id: msg.conversation_id,
@@ -122,10 +112,14 @@ impl MemoryQueue {
                 .try_send(self.delivery(Source::Reports, msg))
                 .map_err(|_| QueueError::Full),
             Target::Dead => {
+                let origin = msg
+                    .origin
+                    .unwrap_or_else(|| Source::guess_from_body(&msg.body));
                 self.dead.lock().expect("dead list").push(DeadLetter {
                     event_id: msg.id,
                     conversation_id: msg.conversation_id,
                     reason: msg.reason.unwrap_or_else(|| "unknown".into()),
+                    origin,
                     body: msg.body,
                 });
                 Ok(())
@@ -159,19 +153,15 @@ impl MemoryQueue {
         self.dead.lock().expect("dead list").clone()
     }
 
-    pub(crate) async fn requeue_dead(&self) -> Result<usize, QueueError> {
+    pub(crate) async fn requeue_dead(&self) -> Result<Requeued, QueueError> {
         let dead: Vec<DeadLetter> = std::mem::take(&mut *self.dead.lock().expect("dead list"));
-        let n = dead.len();
+        let mut moved = Requeued::default();
         for d in dead {
-            let msg = OutMessage {
-                id: d.event_id,
-                body: d.body,
-                conversation_id: d.conversation_id,
-                ..OutMessage::default()
-            };
-            self.publish(Target::Jobs, msg).await?;
+            let (target, msg) = d.requeued();
+            self.publish(target, msg).await?;
+            moved.count(target);
         }
-        Ok(n)
+        Ok(moved)
     }
 }
 
@@ -200,8 +190,29 @@ mod tests {
         let dead = q.peek_dead().await.unwrap();
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].reason, "undecodable");
-        assert_eq!(q.requeue_dead().await.unwrap(), 1);
+        assert_eq!(q.requeue_dead().await.unwrap().jobs, 1);
         assert_eq!(c.next().await.unwrap().id, "e1");
+    }
+
+    #[tokio::test]
+    async fn a_dead_report_goes_back_to_the_reports_queue() {
+        let q = Queue::Memory(MemoryQueue::new());
+        let mut reports = q.consume(Source::Reports, 8).await.unwrap();
+        q.publish(
+            Target::Reports,
+            OutMessage {
+                id: "r1".into(),
+                body: b"not a diagnosis".to_vec(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert!(reports.next().await.unwrap().reject("undecodable").await);
+        assert_eq!(q.peek_dead().await.unwrap()[0].origin, Source::Reports);
+        let moved = q.requeue_dead().await.unwrap();
+        assert_eq!((moved.jobs, moved.reports), (0, 1));
+        assert_eq!(reports.next().await.unwrap().id, "r1");
     }
 
     #[tokio::test(start_paused = true)]

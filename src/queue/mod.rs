@@ -30,13 +30,42 @@ pub enum Target {
     Dead,
 }
 
-/// Which queue a consumer reads.
+/// Which queue a consumer reads; for a dead letter, the queue it died in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// `P.jobs`.
     Jobs,
     /// `P.reports` (single active consumer).
     Reports,
+}
+
+impl Source {
+    /// The queue name's suffix: `P.<suffix>`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Source::Jobs => "jobs",
+            Source::Reports => "reports",
+        }
+    }
+
+    /// Where a message of this queue is published again (`dead-letters --requeue`).
+    pub fn target(self) -> Target {
+        match self {
+            Source::Jobs => Target::Jobs,
+            Source::Reports => Target::Reports,
+        }
+    }
+
+    /// The queue a dead letter died in when nothing recorded it (a message dead-lettered
+    /// by an older version, or published to `P.dead` by hand): a body that reads as a
+    /// Diagnosis was a report, anything else a job. Sending a report back to `P.jobs`
+    /// would diagnose it as an event (a bogus HD101).
+    pub fn guess_from_body(body: &[u8]) -> Source {
+        match serde_json::from_slice::<crate::diagnosis::Diagnosis>(body) {
+            Ok(_) => Source::Reports,
+            Err(_) => Source::Jobs,
+        }
+    }
 }
 
 /// A message to publish.
@@ -46,13 +75,22 @@ pub struct OutMessage {
     pub id: String,
     /// JSON bytes.
     pub body: Vec<u8>,
-    /// How many times the job has been tried (0 on first publish).
+    /// How many times the job has been retried after a transient failure (0 on first
+    /// publish); picks the next of `RETRY_DELAYS_SECS`.
     pub attempt: u32,
     /// Why it is being retried or dead-lettered.
     pub reason: Option<String>,
     /// The conversation id, carried as a header so `dead-letters` can list it without
     /// parsing bodies.
     pub conversation_id: Option<String>,
+    /// How many times the job has been re-checked because CXone's data was pending (0 on
+    /// first publish); picks the next of `RECHECK_DELAYS_SECS`. Counted apart from
+    /// `attempt`, so a transient retry does not shift the re-check schedule, nor re-checks
+    /// use up the retries.
+    pub rechecks: u32,
+    /// For [`Target::Dead`]: the queue the message died in, where `dead-letters --requeue`
+    /// sends it back.
+    pub origin: Option<Source>,
 }
 
 /// Why the queue did not take a message.
@@ -144,11 +182,12 @@ impl Queue {
         }
     }
 
-    /// Moves every message of `P.dead` back to `P.jobs`; returns how many.
+    /// Moves every message of `P.dead` back to the queue it died in (`P.jobs` or
+    /// `P.reports`); returns how many went where.
     ///
     /// # Errors
     /// [`QueueError`] when the broker cannot be read or written; what was moved stays moved.
-    pub async fn requeue_dead(&self) -> Result<usize, QueueError> {
+    pub async fn requeue_dead(&self) -> Result<Requeued, QueueError> {
         match self {
             Queue::Memory(q) => q.requeue_dead().await,
             Queue::Rabbit(q) => q.requeue_dead().await,
@@ -170,10 +209,50 @@ pub struct DeadLetter {
     pub event_id: String,
     /// The conversation id, when known.
     pub conversation_id: Option<String>,
-    /// Why it died (our reason header, or the broker's `x-first-death-reason`).
+    /// Why it died: ours when a worker or the notifier moved it here, else the broker's
+    /// reason for its latest death (`x-death`).
     pub reason: String,
+    /// The queue it died in, where `--requeue` sends it back.
+    pub origin: Source,
     /// The body.
     pub body: Vec<u8>,
+}
+
+impl DeadLetter {
+    /// The message to publish when it is sent back to [`DeadLetter::origin`]: its ids
+    /// and body, with fresh counters and no reason (a re-drive starts over).
+    pub fn requeued(self) -> (Target, OutMessage) {
+        let msg = OutMessage {
+            id: self.event_id,
+            body: self.body,
+            conversation_id: self.conversation_id,
+            ..OutMessage::default()
+        };
+        (self.origin.target(), msg)
+    }
+}
+
+/// What `dead-letters --requeue` moved, by the queue each went back to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requeued {
+    /// Sent back to `P.jobs`.
+    pub jobs: usize,
+    /// Sent back to `P.reports`.
+    pub reports: usize,
+}
+
+impl Requeued {
+    /// How many in all.
+    pub fn total(&self) -> usize {
+        self.jobs + self.reports
+    }
+
+    pub(crate) fn count(&mut self, target: Target) {
+        match target {
+            Target::Reports => self.reports += 1,
+            _ => self.jobs += 1,
+        }
+    }
 }
 
 /// How a delivery is settled.
@@ -190,8 +269,10 @@ pub struct Delivery {
     pub id: String,
     /// The body.
     pub body: Vec<u8>,
-    /// Our attempt counter (retries through `P.retry.*`).
+    /// Our retry counter (transient failures sent through `P.retry.*`).
     pub attempt: u32,
+    /// Our re-check counter (pending CXone data sent through `P.retry.*`).
+    pub rechecks: u32,
     /// The broker's redelivery count (crashes, requeues) on this queue.
     pub delivery_count: u32,
     /// The reason header, when the message carries one.
@@ -206,6 +287,7 @@ impl std::fmt::Debug for Delivery {
         f.debug_struct("Delivery")
             .field("id", &self.id)
             .field("attempt", &self.attempt)
+            .field("rechecks", &self.rechecks)
             .finish()
     }
 }
@@ -235,7 +317,18 @@ impl Delivery {
     /// Gives the message back to the queue.
     pub async fn requeue(self) -> bool {
         match self.settle {
-            Settle::Memory(a) => a.requeue(self.id, self.body, self.attempt).await,
+            Settle::Memory(a) => {
+                let msg = OutMessage {
+                    id: self.id,
+                    body: self.body,
+                    attempt: self.attempt,
+                    reason: self.reason,
+                    conversation_id: self.conversation_id,
+                    rechecks: self.rechecks,
+                    origin: None,
+                };
+                a.requeue(msg).await
+            }
             Settle::Rabbit(a) => a
                 .nack(lapin::options::BasicNackOptions {
                     requeue: true,
@@ -246,7 +339,10 @@ impl Delivery {
         }
     }
 
-    /// Rejects without requeue: the broker dead-letters it to `P.dead`.
+    /// Rejects without requeue: the broker dead-letters it to `P.dead`, where RabbitMQ
+    /// lists it with the broker's reason ("rejected"), not `reason`: publish to
+    /// [`Target::Dead`] with the reason and ack instead, and keep this for when that
+    /// publish fails.
     pub async fn reject(self, reason: &str) -> bool {
         match self.settle {
             Settle::Memory(a) => a.dead(self.id, self.body, reason, self.conversation_id),

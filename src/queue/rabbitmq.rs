@@ -28,11 +28,21 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Consumer, DeadLetter, Delivery, OutMessage, QueueError, Settle, Source, Target, Topology,
+    Consumer, DeadLetter, Delivery, OutMessage, QueueError, Requeued, Settle, Source, Target,
+    Topology,
 };
 
+/// Retries so far ([`OutMessage::attempt`]).
 const H_ATTEMPT: &str = "x-hd-attempt";
+/// Re-checks so far ([`OutMessage::rechecks`]).
+const H_RECHECKS: &str = "x-hd-rechecks";
+/// Why a job went to a delay queue, or why we moved a message to `P.dead`.
 const H_REASON: &str = "x-hd-reason";
+/// The queue a message we moved to `P.dead` died in. Present only on what a worker or the
+/// notifier published there: then `H_REASON` is the reason it died. Without it the broker
+/// dead-lettered the message, and `H_REASON`, when present, is stale (the reason of an
+/// earlier trip through a delay queue).
+const H_ORIGIN: &str = "x-hd-origin";
 const H_EVENT_ID: &str = "x-hd-event-id";
 const H_CONVERSATION: &str = "x-hd-conversation-id";
 
@@ -196,7 +206,7 @@ impl RabbitQueue {
     pub(crate) async fn publish(&self, target: Target, msg: OutMessage) -> Result<(), QueueError> {
         let p = self.current()?;
         let key = self.routing_key(target);
-        let props = properties(&msg);
+        let props = properties(&msg, &self.settings.topology);
         let timeout = self.settings.confirm_timeout;
         let confirm = async {
             p.channel
@@ -269,13 +279,17 @@ impl RabbitQueue {
             .await
             .map_err(|e| QueueError::Broker(e.to_string()))?
         {
-            out.push(dead_letter(&m.delivery.properties, m.delivery.data.clone()));
+            out.push(dead_letter(
+                &m.delivery.properties,
+                m.delivery.data.clone(),
+                &self.settings.topology,
+            ));
         }
         let _ = conn.close(200, "listed".into()).await;
         Ok(out)
     }
 
-    pub(crate) async fn requeue_dead(&self) -> Result<usize, QueueError> {
+    pub(crate) async fn requeue_dead(&self) -> Result<Requeued, QueueError> {
         let (conn, ch) = self.admin_channel().await?;
         // Move only what is there now: a job that dies again while we work (still
         // undecodable, say) must not be re-driven in a loop.
@@ -291,8 +305,8 @@ impl RabbitQueue {
             .await
             .map_err(|e| QueueError::Broker(e.to_string()))?
             .message_count() as usize;
-        let mut n = 0;
-        while n < present
+        let mut moved = Requeued::default();
+        while moved.total() < present
             && let Some(m) = ch
                 .basic_get(
                     self.settings.topology.dead().into(),
@@ -301,24 +315,24 @@ impl RabbitQueue {
                 .await
                 .map_err(|e| QueueError::Broker(e.to_string()))?
         {
-            let d = dead_letter(&m.delivery.properties, m.delivery.data.clone());
-            let msg = OutMessage {
-                id: d.event_id,
-                body: d.body,
-                conversation_id: d.conversation_id,
-                ..Default::default()
-            };
+            let d = dead_letter(
+                &m.delivery.properties,
+                m.delivery.data.clone(),
+                &self.settings.topology,
+            );
+            // Back where it died: a report sent to P.jobs would be diagnosed as an event.
+            let (target, msg) = d.requeued();
             // Publish (confirmed) first, then ack: a crash in between duplicates, never loses.
-            self.publish(Target::Jobs, msg).await?;
+            self.publish(target, msg).await?;
             m.delivery
                 .acker
                 .ack(lapin::options::BasicAckOptions::default())
                 .await
                 .map_err(|e| QueueError::Broker(e.to_string()))?;
-            n += 1;
+            moved.count(target);
         }
         let _ = conn.close(200, "requeued".into()).await;
-        Ok(n)
+        Ok(moved)
     }
 
     pub(crate) async fn close(&self) {
@@ -490,7 +504,7 @@ fn header_u32(h: &FieldTable, key: &str) -> Option<u32> {
     }
 }
 
-fn properties(msg: &OutMessage) -> BasicProperties {
+fn properties(msg: &OutMessage, topology: &Topology) -> BasicProperties {
     let mut h = FieldTable::default();
     h.insert(
         H_EVENT_ID.into(),
@@ -500,8 +514,20 @@ fn properties(msg: &OutMessage) -> BasicProperties {
         H_ATTEMPT.into(),
         AMQPValue::LongLongInt(i64::from(msg.attempt)),
     );
+    if msg.rechecks > 0 {
+        h.insert(
+            H_RECHECKS.into(),
+            AMQPValue::LongLongInt(i64::from(msg.rechecks)),
+        );
+    }
     if let Some(r) = &msg.reason {
         h.insert(H_REASON.into(), AMQPValue::LongString(r.as_str().into()));
+    }
+    if let Some(o) = msg.origin {
+        h.insert(
+            H_ORIGIN.into(),
+            AMQPValue::LongString(topology.queue(o).as_str().into()),
+        );
     }
     if let Some(c) = &msg.conversation_id {
         h.insert(
@@ -535,6 +561,7 @@ fn delivery(d: lapin::message::Delivery) -> Delivery {
     Delivery {
         id,
         attempt: header_u32(h, H_ATTEMPT).unwrap_or(0),
+        rechecks: header_u32(h, H_RECHECKS).unwrap_or(0),
         delivery_count: header_u32(h, "x-delivery-count").unwrap_or(0),
         reason: header_str(h, H_REASON),
         conversation_id: header_str(h, H_CONVERSATION),
@@ -543,29 +570,181 @@ fn delivery(d: lapin::message::Delivery) -> Delivery {
     }
 }
 
-fn dead_letter(props: &BasicProperties, body: Vec<u8>) -> DeadLetter {
+/// The broker's record of a message's latest death: the queue and the reason. `x-death`
+/// lists deaths most recent first; `x-first-death-*` names the first one, which for a job
+/// that went through a delay queue is the delay queue's `expired`, not what killed it.
+fn last_death(h: &FieldTable) -> Option<(String, String)> {
+    let text = |v: Option<&AMQPValue>| match v? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+        _ => None,
+    };
+    if let Some(AMQPValue::FieldArray(deaths)) = h.inner().get("x-death")
+        && let Some(AMQPValue::FieldTable(latest)) = deaths.as_slice().first()
+    {
+        let t = latest.inner();
+        return Some((text(t.get("queue"))?, text(t.get("reason"))?));
+    }
+    Some((
+        header_str(h, "x-first-death-queue")?,
+        header_str(h, "x-first-death-reason")?,
+    ))
+}
+
+/// A reader's sentence for the broker's dead-letter reason.
+fn broker_reason(reason: &str, origin: Source) -> String {
+    let (what, who) = match origin {
+        Source::Jobs => ("job", "worker"),
+        Source::Reports => ("report", "notifier"),
+    };
+    match reason {
+        "delivery_limit" => {
+            format!("delivery limit reached: the {what} failed or crashed its {who} too often")
+        }
+        "rejected" => format!("rejected by a {who}"),
+        "expired" => "expired".to_string(),
+        "maxlen" => "the queue was full".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn dead_letter(props: &BasicProperties, body: Vec<u8>, topology: &Topology) -> DeadLetter {
     let empty = FieldTable::default();
     let h = props.headers().as_ref().unwrap_or(&empty);
     let event_id = header_str(h, H_EVENT_ID)
         .or_else(|| props.message_id().as_ref().map(|s| s.as_str().to_string()))
         .unwrap_or_else(|| "?".into());
-    let reason = header_str(h, H_REASON)
-        .or_else(|| {
-            header_str(h, "x-first-death-reason").map(|r| match r.as_str() {
-                "delivery_limit" => {
-                    "delivery limit reached: the job failed or crashed its worker too often"
-                        .to_string()
-                }
-                "rejected" => "rejected by a worker".to_string(),
-                "expired" => "expired".to_string(),
-                other => other.to_string(),
-            })
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let ours = header_str(h, H_ORIGIN).and_then(|q| topology.source_of(&q));
+    let (origin, reason) = match (ours, last_death(h)) {
+        // A worker or the notifier moved it here, with the reason it died.
+        (Some(origin), _) => (
+            origin,
+            header_str(h, H_REASON).unwrap_or_else(|| "unknown".into()),
+        ),
+        // The broker dead-lettered it: its reason, whatever an earlier trip through a
+        // delay queue left in our reason header.
+        (None, Some((queue, reason))) => {
+            let origin = topology
+                .source_of(&queue)
+                .unwrap_or_else(|| Source::guess_from_body(&body));
+            (origin, broker_reason(&reason, origin))
+        }
+        // Published to P.dead by hand, or by an older version.
+        (None, None) => (
+            Source::guess_from_body(&body),
+            header_str(h, H_REASON).unwrap_or_else(|| "unknown".into()),
+        ),
+    };
     DeadLetter {
         event_id,
         conversation_id: header_str(h, H_CONVERSATION),
         reason,
+        origin,
         body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topology() -> Topology {
+        Topology::new("p", vec![Duration::from_secs(10)])
+    }
+
+    fn death(queue: &str, reason: &str) -> AMQPValue {
+        let mut t = FieldTable::default();
+        t.insert("queue".into(), AMQPValue::LongString(queue.into()));
+        t.insert("reason".into(), AMQPValue::LongString(reason.into()));
+        t.insert("count".into(), AMQPValue::LongLongInt(1));
+        AMQPValue::FieldTable(t)
+    }
+
+    fn props(headers: &[(&str, AMQPValue)]) -> BasicProperties {
+        let mut h = FieldTable::default();
+        for (k, v) in headers {
+            h.insert((*k).into(), v.clone());
+        }
+        BasicProperties::default().with_headers(h)
+    }
+
+    #[test]
+    fn a_job_that_died_of_the_delivery_limit_after_a_delay_queue_is_listed_so() {
+        let p = props(&[
+            (
+                H_REASON,
+                AMQPValue::LongString("re-check: data-pending".into()),
+            ),
+            (
+                "x-death",
+                AMQPValue::FieldArray(
+                    vec![
+                        death("p.jobs", "delivery_limit"),
+                        death("p.retry.10s", "expired"),
+                    ]
+                    .into(),
+                ),
+            ),
+            (
+                "x-first-death-queue",
+                AMQPValue::LongString("p.retry.10s".into()),
+            ),
+            (
+                "x-first-death-reason",
+                AMQPValue::LongString("expired".into()),
+            ),
+        ]);
+        let d = dead_letter(&p, b"{}".to_vec(), &topology());
+        assert_eq!(d.origin, Source::Jobs);
+        assert!(
+            d.reason.starts_with("delivery limit reached"),
+            "{}",
+            d.reason
+        );
+    }
+
+    #[test]
+    fn a_report_rejected_by_the_broker_goes_back_to_the_reports_queue() {
+        let p = props(&[(
+            "x-death",
+            AMQPValue::FieldArray(vec![death("p.reports", "rejected")].into()),
+        )]);
+        let d = dead_letter(&p, b"{}".to_vec(), &topology());
+        assert_eq!(d.origin, Source::Reports);
+        assert_eq!(d.reason, "rejected by a notifier");
+    }
+
+    #[test]
+    fn what_we_dead_lettered_keeps_our_reason_and_origin() {
+        let msg = OutMessage {
+            id: "r-1".into(),
+            body: b"garbage".to_vec(),
+            reason: Some("undecodable report: expected value".into()),
+            origin: Some(Source::Reports),
+            ..OutMessage::default()
+        };
+        let d = dead_letter(
+            &properties(&msg, &topology()),
+            msg.body.clone(),
+            &topology(),
+        );
+        assert_eq!((d.event_id.as_str(), d.origin), ("r-1", Source::Reports));
+        assert_eq!(d.reason, "undecodable report: expected value");
+        let (target, again) = d.requeued();
+        assert_eq!(target, Target::Reports);
+        assert_eq!((again.reason, again.origin), (None, None));
+    }
+
+    #[test]
+    fn retries_and_rechecks_travel_in_their_own_headers() {
+        let msg = OutMessage {
+            attempt: 1,
+            rechecks: 2,
+            ..OutMessage::default()
+        };
+        let p = properties(&msg, &topology());
+        let h = p.headers().as_ref().unwrap();
+        assert_eq!(header_u32(h, H_ATTEMPT), Some(1));
+        assert_eq!(header_u32(h, H_RECHECKS), Some(2));
     }
 }

@@ -57,6 +57,24 @@ impl Topology {
         format!("{}.dead", self.prefix)
     }
 
+    /// `P.jobs` or `P.reports`.
+    pub fn queue(&self, source: super::Source) -> String {
+        format!("{}.{}", self.prefix, source.suffix())
+    }
+
+    /// Which of our consumed queues `name` is: `P.jobs`, or a delay queue (whose messages
+    /// belong in `P.jobs`), or `P.reports`. `None` for any other name.
+    pub fn source_of(&self, name: &str) -> Option<super::Source> {
+        use super::Source;
+        if name == self.reports() {
+            Some(Source::Reports)
+        } else if name == self.jobs() || name.starts_with(&format!("{}.retry.", self.prefix)) {
+            Some(Source::Jobs)
+        } else {
+            None
+        }
+    }
+
     /// The delay queues' delays, shortest first.
     pub fn retry_delays(&self) -> &[Duration] {
         &self.retry_delays
@@ -155,6 +173,17 @@ mod tests {
         assert_eq!(t.retry_for(Duration::from_secs(5)).0, "p.retry.10s");
         assert_eq!(t.retry_for(Duration::from_secs(30)).0, "p.retry.60s");
         assert_eq!(t.retry_for(Duration::from_secs(999)).0, "p.retry.60s");
+    }
+
+    #[test]
+    fn queue_names_map_back_to_where_their_messages_belong() {
+        use crate::queue::Source;
+        let t = Topology::new("p", vec![Duration::from_secs(10)]);
+        assert_eq!(t.source_of("p.jobs"), Some(Source::Jobs));
+        assert_eq!(t.source_of("p.retry.10s"), Some(Source::Jobs));
+        assert_eq!(t.source_of("p.reports"), Some(Source::Reports));
+        assert_eq!(t.source_of("other.jobs"), None);
+        assert_eq!(t.queue(Source::Reports), "p.reports");
     }
 
     #[test]

@@ -120,7 +120,9 @@ impl AuthConfig {
         Ok(AuthConfig {
             signing_keys,
             api_key_digests,
-            tolerance_secs: tolerance_secs as i64,
+            // Saturating: `as i64` wrapped a value above i64::MAX to a negative tolerance,
+            // i.e. to refusing every signed request. (The configuration bounds it far lower.)
+            tolerance_secs: i64::try_from(tolerance_secs).unwrap_or(i64::MAX),
         })
     }
 
@@ -459,6 +461,20 @@ mod tests {
             .verify(&open, &headers(&[]), NOW)
             .unwrap();
         assert_eq!(v.method, Method::Open);
+    }
+
+    #[test]
+    fn a_tolerance_above_i64_max_saturates_instead_of_refusing_every_timestamp() {
+        let key = SigningKey::parse("s").unwrap();
+        let cfg = AuthConfig::new(&[SecretString::from("s")], &[], u64::MAX).unwrap();
+        assert_eq!(cfg.tolerance_secs, i64::MAX);
+        let ts = NOW - 3600;
+        let h = headers(&[
+            (COGNIGY_TIMESTAMP, &ts.to_string()),
+            (COGNIGY_SIGNATURE, &key.sign_cognigy(ts, b"{}")),
+        ]);
+        let v = Unverified::new(Bytes::from_static(b"{}")).verify(&cfg, &h, NOW);
+        assert_eq!(v.map(|v| v.method), Ok(Method::CognigyHmac));
     }
 
     #[test]

@@ -166,6 +166,7 @@ async fn accept(
         attempt: 0,
         reason: None,
         conversation_id: Some(event.conversation_id.clone()),
+        ..OutMessage::default()
     };
     state.queue.publish(Target::Jobs, msg).await.map_err(|e| {
         tracing::error!(error = %e, event_id = %event.event_id, "queue did not take the event");
@@ -223,7 +224,9 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
+    // The declared length only sizes the first allocation, and never above 64 KiB: a
+    // sender's claim is not a reason to reserve memory before the bytes arrive.
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit).min(65_536));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| {
             ApiError::new(

@@ -8,6 +8,7 @@ mod diagnose_e2e;
 mod notify;
 mod pipeline;
 mod proptests;
+mod queue;
 mod receiver;
 mod rules;
 mod scan;

@@ -582,7 +582,7 @@ async fn caller_numbers_are_masked_in_slack_and_teams_but_ids_are_not() {
         for raw in ["4915112345678", "151 12345678", "1234-5678"] {
             assert!(!all.contains(raw), "caller number {raw} leaked: {all}");
         }
-        assert!(all.contains("***5678"), "{all}");
+        assert!(all.contains("•••5678"), "{all}");
         assert!(all.contains("745512890123"), "contact id kept: {all}");
         assert!(
             all.contains("b6f1c2d4-1e2f-4a5b-9c8d-0123456789ab"),

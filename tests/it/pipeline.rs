@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use handover_doctor::config::Settings;
-use handover_doctor::queue::{OutMessage, Target};
+use handover_doctor::queue::{OutMessage, Source, Target};
 use handover_doctor::startup::Role;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
@@ -176,88 +176,333 @@ async fn the_same_event_delivered_twice_is_notified_once() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_job_that_can_never_succeed_is_dead_lettered_with_its_reason_and_can_be_requeued() {
-    let slack = slack().await;
-    let (settings, prefix) = base("dead", Some(&slack), None, &[]);
-    let app = app::spawn_with(settings, prefix, Role::All, true).await;
-    app.queue
-        .publish(
-            Target::Jobs,
-            OutMessage {
-                id: "garbage-1".into(),
-                body: b"not json".to_vec(),
-                ..Default::default()
-            },
-        )
-        .await
+/// Runs the binary's `dead-letters` (with `--requeue` when asked) on `prefix`; returns
+/// its standard output.
+fn dead_letters(prefix: &str, requeue: bool) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_handover-doctor"));
+    cmd.arg("dead-letters");
+    if requeue {
+        cmd.arg("--requeue");
+    }
+    let out = cmd
+        .env("AMQP_URL", broker::AMQP_URL)
+        .env("QUEUE_PREFIX", prefix)
+        .env("RETRY_DELAYS_SECS", "1")
+        .env("RECHECK_DELAYS_SECS", "1")
+        .output()
         .unwrap();
-    let dead = tokio::time::timeout(Duration::from_secs(10), async {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The `dead-letters` line of one event id.
+fn line_of<'a>(listing: &'a str, id: &str) -> &'a str {
+    listing
+        .lines()
+        .find(|l| l.starts_with(id))
+        .unwrap_or_else(|| panic!("{id} is not listed: {listing}"))
+}
+
+/// Waits until `P.dead` holds `n` messages; returns them.
+async fn dead_count(
+    app: &TestApp,
+    n: usize,
+    what: &str,
+) -> Vec<handover_doctor::queue::DeadLetter> {
+    tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let d = app.queue.peek_dead().await.unwrap();
-            if !d.is_empty() {
+            if d.len() == n {
                 return d;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
     .await
-    .expect("the undecodable job reaches the dead-letter queue");
-    assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].event_id, "garbage-1");
-    assert!(dead[0].reason.contains("undecodable"), "{}", dead[0].reason);
+    .unwrap_or_else(|_| panic!("{what}: {n} dead letter(s) expected"))
+}
 
-    // An event that died elsewhere (say, before a fix was deployed) is re-driven.
+/// A Diagnosis report as the worker publishes it, for `fixture`.
+fn report_of(fixture_name: &str) -> (handover_doctor::diagnosis::Diagnosis, Vec<u8>) {
+    let ev = handover_doctor::event::HandoverEvent::parse(&fixture(fixture_name)).unwrap();
+    let d = handover_doctor::diagnosis::diagnose(&handover_doctor::diagnosis::evidence::Evidence {
+        contact_id: None,
+        event: Some(ev),
+        cxone: handover_doctor::diagnosis::evidence::CxoneEvidence::NotConfigured,
+        required_context_keys: vec![],
+        now: chrono::Utc::now(),
+    });
+    let body = serde_json::to_vec(&d).unwrap();
+    (d, body)
+}
+
+#[tokio::test]
+async fn dead_jobs_and_dead_reports_are_listed_with_their_queue_and_requeued_where_they_died() {
+    let slack = slack().await;
+    let (settings, prefix) = base("dead", Some(&slack), None, &[]);
+    let app = app::spawn_with(settings, prefix.clone(), Role::All, true).await;
+    // Undecodable: a job (the worker moves it) and a report (the notifier moves it).
+    for (target, id) in [
+        (Target::Jobs, "garbage-job"),
+        (Target::Reports, "garbage-report"),
+    ] {
+        app.queue
+            .publish(
+                target,
+                OutMessage {
+                    id: id.into(),
+                    body: b"not json".to_vec(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    dead_count(&app, 2, "both undecodable messages").await;
+    assert_eq!(
+        app.metrics.count("jobs", &[("outcome", "dead_lettered")]),
+        1
+    );
+    assert_eq!(
+        app.metrics.count(
+            "notifications",
+            &[("channel", "slack"), ("outcome", "dead_lettered")]
+        ),
+        1,
+        "the report counts as the notifier's"
+    );
+
+    // What died elsewhere (say, before a fix was deployed): an event that died in the
+    // jobs queue, and a report from an older version that recorded no origin.
     let event = handover_doctor::event::HandoverEvent::parse(&fixture("signal-forbidden")).unwrap();
+    let (report, report_body) = report_of("vg-dial-488");
+    for msg in [
+        OutMessage {
+            id: event.event_id.clone(),
+            body: event.to_json(),
+            reason: Some("delivery limit reached".into()),
+            conversation_id: Some(event.conversation_id.clone()),
+            origin: Some(Source::Jobs),
+            ..Default::default()
+        },
+        OutMessage {
+            id: report.event_id.clone(),
+            body: report_body,
+            reason: Some("delivery limit reached".into()),
+            conversation_id: Some(report.conversation_id.clone()),
+            ..Default::default()
+        },
+    ] {
+        app.queue.publish(Target::Dead, msg).await.unwrap();
+    }
+
+    let listing = dead_letters(&prefix, false);
+    let jobs_q = format!("queue={prefix}.jobs\t");
+    let reports_q = format!("queue={prefix}.reports\t");
+    let l = line_of(&listing, "garbage-job");
+    assert!(
+        l.contains(&jobs_q) && l.contains("reason=undecodable job"),
+        "{l}"
+    );
+    let l = line_of(&listing, "garbage-report");
+    assert!(
+        l.contains(&reports_q) && l.contains("reason=undecodable report"),
+        "{l}"
+    );
+    let l = line_of(&listing, &event.event_id);
+    assert!(
+        l.contains(&jobs_q) && l.contains(&event.conversation_id),
+        "{l}"
+    );
+    let l = line_of(&listing, &report.event_id);
+    assert!(
+        l.contains(&reports_q) && l.contains(&report.conversation_id),
+        "{l}"
+    );
+
+    let moved = dead_letters(&prefix, true);
+    assert!(
+        moved.contains("moved 4 dead letter(s)")
+            && moved.contains(&format!("2 to {prefix}.jobs, 2 to {prefix}.reports")),
+        "{moved}"
+    );
+    // The event is diagnosed (HD104), the report is notified as it was (HD108): it is
+    // not diagnosed again as an event, which would read as a bogus HD101.
+    let msgs = received(&slack, 2, Duration::from_secs(30)).await;
+    // The garbage dies again, each in its own queue, with its reason.
+    let again = dead_count(&app, 2, "the undecodable messages die again").await;
+    let mut origins: Vec<_> = again
+        .iter()
+        .map(|d| (d.event_id.as_str(), d.origin))
+        .collect();
+    origins.sort_by_key(|(id, _)| id.to_string());
+    assert_eq!(
+        origins,
+        [
+            ("garbage-job", Source::Jobs),
+            ("garbage-report", Source::Reports)
+        ]
+    );
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while broker::count(&format!("{prefix}.jobs")).await > 0
+            || broker::count(&format!("{prefix}.reports")).await > 0
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("queues drain");
+    let all: Vec<String> = slack
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(all.len(), 2, "{all:?}");
+    let all = all.concat();
+    assert!(all.contains("HD104") && all.contains("HD108"), "{msgs:?}");
+    assert!(
+        !all.contains("HD101"),
+        "a report diagnosed as an event: {all}"
+    );
+    app.stop().await;
+}
+
+/// Takes every delivery of `queue` and gives it back (nack with requeue), as a consumer
+/// that keeps failing or crashing would, until the broker's delivery limit dead-letters
+/// it and `done` holds.
+async fn keep_failing<F, Fut>(queue: &str, done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    use futures_util::StreamExt;
+    use lapin::options::{BasicConsumeOptions, BasicNackOptions};
+    let conn = broker::connect().await;
+    let ch = conn.create_channel().await.unwrap();
+    let mut consumer = ch
+        .basic_consume(
+            queue.into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            tokio::select! {
+                Some(Ok(d)) = consumer.next() => {
+                    d.acker
+                        .nack(BasicNackOptions { requeue: true, multiple: false })
+                        .await
+                        .unwrap();
+                }
+                () = tokio::time::sleep(Duration::from_millis(100)) => {
+                    if done().await {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{queue}: the delivery limit never dead-lettered the message"));
+    let _ = conn.close(200, "bye".into()).await;
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_failing_after_a_recheck_dies_of_the_delivery_limit_and_says_so() {
+    // Only the queues: no worker or notifier takes anything.
+    let (settings, prefix) = base("limit", None, None, &[]);
+    let app = app::spawn_with(settings, prefix.clone(), Role::Receiver, true).await;
+    // A job that was sent to be re-checked (our reason header says so) comes back from
+    // its delay queue, then keeps failing.
+    let event =
+        handover_doctor::event::HandoverEvent::parse(&fixture("signal-ok-abandoned")).unwrap();
     app.queue
         .publish(
-            Target::Dead,
+            Target::Retry(Duration::from_secs(1)),
             OutMessage {
                 id: event.event_id.clone(),
                 body: event.to_json(),
-                reason: Some("delivery limit reached".into()),
+                rechecks: 1,
+                reason: Some("re-check: data-pending".into()),
                 conversation_id: Some(event.conversation_id.clone()),
                 ..Default::default()
             },
         )
         .await
         .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handover-doctor"))
-        .arg("dead-letters")
-        .env("AMQP_URL", broker::AMQP_URL)
-        .env("QUEUE_PREFIX", &app.prefix)
-        .env("RETRY_DELAYS_SECS", "1")
-        .env("RECHECK_DELAYS_SECS", "1")
-        .output()
+    // And a report that no notifier manages to deliver.
+    let (report, body) = report_of("vg-dial-488");
+    app.queue
+        .publish(
+            Target::Reports,
+            OutMessage {
+                id: report.event_id.clone(),
+                body,
+                conversation_id: Some(report.conversation_id.clone()),
+                ..Default::default()
+            },
+        )
+        .await
         .unwrap();
-    let listing = String::from_utf8_lossy(&out.stdout);
+    let dead_q = format!("{prefix}.dead");
+    keep_failing(&format!("{prefix}.jobs"), || async {
+        broker::count(&dead_q).await == 1
+    })
+    .await;
+    keep_failing(&format!("{prefix}.reports"), || async {
+        broker::count(&dead_q).await == 2
+    })
+    .await;
+
+    let dead = app.queue.peek_dead().await.unwrap();
+    let job = dead.iter().find(|d| d.event_id == event.event_id).unwrap();
+    assert_eq!(job.origin, Source::Jobs);
     assert!(
-        out.status.success(),
-        "{listing} {}",
-        String::from_utf8_lossy(&out.stderr)
+        job.reason.starts_with("delivery limit reached: the job"),
+        "not the stale re-check reason: {}",
+        job.reason
     );
+    let rep = dead.iter().find(|d| d.event_id == report.event_id).unwrap();
+    assert_eq!(rep.origin, Source::Reports);
     assert!(
-        listing.contains("garbage-1") && listing.contains("undecodable"),
-        "{listing}"
-    );
-    assert!(
-        listing.contains(&event.event_id) && listing.contains(&event.conversation_id),
-        "{listing}"
+        rep.reason.starts_with("delivery limit reached: the report"),
+        "{}",
+        rep.reason
     );
 
-    let moved = app.queue.requeue_dead().await.unwrap();
-    assert_eq!(moved, 2, "{:?}", app.queue.peek_dead().await.unwrap());
-    let msgs = received(&slack, 1, Duration::from_secs(20)).await;
-    assert!(msgs[0].to_string().contains("HD104"));
-    // The garbage dies again, with its reason; nothing is dropped silently.
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while app.queue.peek_dead().await.unwrap().len() != 1 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await
-    .expect("the undecodable job is dead again");
+    let listing = dead_letters(&prefix, false);
+    let l = line_of(&listing, &event.event_id);
+    assert!(
+        l.contains(&format!("queue={prefix}.jobs\t"))
+            && l.contains("reason=delivery limit reached"),
+        "{l}"
+    );
+    assert!(!l.contains("re-check"), "{l}");
+    let l = line_of(&listing, &report.event_id);
+    assert!(l.contains(&format!("queue={prefix}.reports\t")), "{l}");
+
+    // The broker recorded where each died (x-death): each goes back there.
+    let moved = dead_letters(&prefix, true);
+    assert!(
+        moved.contains(&format!("1 to {prefix}.jobs, 1 to {prefix}.reports")),
+        "{moved}"
+    );
+    assert_eq!(broker::count(&format!("{prefix}.jobs")).await, 1);
+    assert_eq!(broker::count(&format!("{prefix}.reports")).await, 1);
+    assert_eq!(broker::count(&dead_q).await, 0);
+    let prefix = app.prefix.clone();
     app.stop().await;
+    broker::delete_all(&prefix, &[1]).await;
 }
 
 #[tokio::test]
@@ -423,4 +668,183 @@ async fn of_two_notifiers_only_one_is_active_and_the_standby_takes_over() {
     assert_eq!(msgs.len(), 1);
     assert!(msgs[0].to_string().contains("c-7"), "{}", msgs[0]);
     standby.stop().await;
+}
+
+/// The caller's number as the CXone stub's contact has it (`fromAddress`).
+const CXONE_CALLER: &str = "4155550123";
+/// Another caller number, only in the event (`userId`).
+const USER_ID_CALLER: &str = "4155550199";
+
+/// A failed transfer whose flow echoes both caller numbers in its free text: the
+/// event's numeric `userId`, and the CXone contact's `fromAddress` that only the worker
+/// reads. No rule keeps either under a key of its own.
+fn event_echoing_caller_numbers() -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&fixture("vg-dial-488")).unwrap();
+    v["eventId"] = Value::String(format!("mask:{}", uuid::Uuid::new_v4()));
+    v["userId"] = Value::String(USER_ID_CALLER.into());
+    v["handover"]["codeError"] = Value::String(format!(
+        "Error: dial out to {CXONE_CALLER} refused for user {USER_ID_CALLER}"
+    ));
+    v["voice"]["sipReason"] = Value::String(format!("Not Acceptable Here (from {CXONE_CALLER})"));
+    serde_json::to_vec(&v).unwrap()
+}
+
+fn assert_masked(what: &str, text: &str) {
+    for raw in [CXONE_CALLER, USER_ID_CALLER] {
+        assert!(
+            !text.contains(raw),
+            "{what} carries the caller number {raw}: {text}"
+        );
+    }
+}
+
+/// Reads the first message of `queue` and leaves it there (a consumer, since quorum
+/// queues with a single active consumer refuse `basic.get`).
+async fn peek(queue: &str) -> Vec<u8> {
+    use futures_util::StreamExt;
+    use lapin::options::{BasicConsumeOptions, BasicNackOptions};
+    let conn = broker::connect().await;
+    let ch = conn.create_channel().await.unwrap();
+    let mut consumer = ch
+        .basic_consume(
+            queue.into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(10), consumer.next())
+        .await
+        .expect("a message")
+        .unwrap()
+        .unwrap();
+    d.acker
+        .nack(BasicNackOptions {
+            requeue: true,
+            multiple: false,
+        })
+        .await
+        .unwrap();
+    let _ = conn.close(200, "peeked".into()).await;
+    d.data
+}
+
+#[tokio::test]
+async fn caller_numbers_are_masked_in_the_queued_report_and_in_slack_and_teams() {
+    let (slack, teams, cxone) = (slack().await, teams().await, CxoneStub::start().await);
+    cxone.mount_story().await;
+    let (settings, prefix) = base("mask", Some(&slack), Some(&teams), &[]);
+    let front = app::spawn_with(settings.clone(), prefix.clone(), Role::Receiver, true).await;
+    let mut ws = settings.clone();
+    ws.cxone = cxone.settings();
+    let worker = app::spawn_with(ws, prefix.clone(), Role::Worker, true).await;
+    assert_eq!(post(&front, event_echoing_caller_numbers()).await, 202);
+
+    // The report waits in P.reports (no notifier yet): already masked there.
+    let reports = format!("{prefix}.reports");
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while broker::count(&reports).await == 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the worker publishes the report");
+    let report = String::from_utf8(peek(&reports).await).unwrap();
+    assert_masked("the queued report", &report);
+    assert!(
+        report.contains("•••0123") && report.contains("•••0199"),
+        "{report}"
+    );
+    assert!(
+        cxone
+            .api_requests(&format!(
+                "contacts/{}",
+                crate::support::cxone_stub::CONTACT_ID
+            ))
+            .await
+            >= 1,
+        "the worker read the contact's fromAddress"
+    );
+
+    let notifier = app::spawn_with(settings, prefix.clone(), Role::Notifier, true).await;
+    let to_slack = received(&slack, 1, Duration::from_secs(20)).await;
+    let to_teams = received(&teams, 1, Duration::from_secs(20)).await;
+    for m in to_slack.iter().chain(&to_teams) {
+        let text = m.to_string();
+        assert!(text.contains("HD108"), "{text}");
+        assert_masked("a message", &text);
+        assert!(
+            text.contains("•••0123"),
+            "the last four digits stay: {text}"
+        );
+    }
+    notifier.shutdown.cancel();
+    worker.shutdown.cancel();
+    front.stop().await;
+}
+
+#[tokio::test]
+async fn serve_with_the_stdout_notifier_prints_and_logs_no_caller_number() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let cxone = CxoneStub::start().await;
+    cxone.mount_story().await;
+    let prefix = broker::unique_prefix("mask-stdout");
+    let payload = std::env::temp_dir().join(format!("{prefix}.json"));
+    std::fs::write(&payload, event_echoing_caller_numbers()).unwrap();
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_handover-doctor"))
+        .arg("serve")
+        .arg("--replay")
+        .arg(&payload)
+        .env("AMQP_URL", broker::AMQP_URL)
+        .env("QUEUE_PREFIX", &prefix)
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("WEBHOOK_API_KEYS", KEY)
+        .env("NOTIFY_GROUP_WAIT_SECS", "0")
+        .env("RETRY_DELAYS_SECS", "1")
+        .env("RECHECK_DELAYS_SECS", "1")
+        .env("LOG_FORMAT", "json")
+        // Every log line the service writes, not just the default info ones.
+        .env("RUST_LOG", "handover_doctor=trace")
+        .envs(cxone.env_vars())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Read the logs as they come, so the pipe never fills.
+    let mut stderr = serve.stderr.take().unwrap();
+    let logs = tokio::spawn(async move {
+        let mut all = String::new();
+        let _ = stderr.read_to_string(&mut all).await;
+        all
+    });
+    let mut stdout = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(l) = stdout.next_line().await.unwrap() {
+            if l.contains(r#""channel":"stdout""#) {
+                return l;
+            }
+        }
+        panic!("serve ended without a notification");
+    })
+    .await
+    .expect("a notification on standard output within 30 s");
+    serve.start_kill().unwrap();
+    serve.wait().await.unwrap();
+    let logs = logs.await.unwrap();
+    let _ = std::fs::remove_file(&payload);
+    broker::delete_all(&prefix, &[1]).await;
+
+    assert!(line.contains("HD108"), "{line}");
+    assert_masked("the stdout line", &line);
+    assert!(
+        line.contains("•••0123") && line.contains("•••0199"),
+        "{line}"
+    );
+    assert!(
+        logs.contains("diagnosed"),
+        "the worker's log lines were captured: {logs}"
+    );
+    assert_masked("the log", &logs);
 }

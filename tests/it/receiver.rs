@@ -249,26 +249,60 @@ async fn rejected_requests_get_their_error_code_and_are_never_queued() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_chunked_body_over_the_limit_is_refused_before_it_is_buffered_whole() {
+/// Sends `head` and then `body_part` on a raw connection and reads the answer while still
+/// holding the connection open and the rest of the body back: an answer that arrives proves
+/// the receiver decided without waiting for (let alone buffering) the whole body.
+async fn answer_while_the_body_is_held_back(app: &TestApp, head: &str, body_part: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = secured("chunked").await;
     let addr = app.address.trim_start_matches("http://").to_string();
     let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = "POST /webhooks/cognigy/handover HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-                X-API-Key: key-1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     s.write_all(head.as_bytes()).await.unwrap();
-    let chunk = vec![b' '; 1024];
+    s.write_all(body_part).await.unwrap();
+    s.flush().await.unwrap();
+    let mut answer = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        // Until the error body is in (or the server closes): never a shutdown of our side.
+        while !String::from_utf8_lossy(&answer).contains("payload_too_large") {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .expect("the answer must come while the client still holds the body back");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_before_any_body_byte_is_sent() {
+    let app = secured("declared").await;
+    // 2048 is the limit; the 1 MB announced are never sent.
+    let head = "POST /webhooks/cognigy/handover HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                X-API-Key: key-1\r\nContent-Length: 1000000\r\n\r\n";
+    let answer = answer_while_the_body_is_held_back(&app, head, b"").await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+    assert_eq!(broker::count(&app.jobs()).await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_refused_before_its_last_chunk_is_sent() {
+    let app = secured("chunked").await;
+    let head = "POST /webhooks/cognigy/handover HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                X-API-Key: key-1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // Three 1 KiB chunks (over the 2048-byte limit) and never the terminating `0` chunk:
+    // a receiver that waited for the whole body would never answer.
+    let mut chunks = Vec::new();
     for _ in 0..3 {
-        s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
-            .await
-            .unwrap();
-        s.write_all(&chunk).await.unwrap();
-        s.write_all(b"\r\n").await.unwrap();
+        chunks.extend_from_slice(b"400\r\n");
+        chunks.extend_from_slice(&[b' '; 1024]);
+        chunks.extend_from_slice(b"\r\n");
     }
-    let _ = s.write_all(b"0\r\n\r\n").await;
-    let mut answer = String::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut answer)).await;
+    let answer = answer_while_the_body_is_held_back(&app, head, &chunks).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("payload_too_large"), "{answer}");
     assert_eq!(broker::count(&app.jobs()).await, 0);
@@ -446,6 +480,34 @@ async fn the_memory_backend_accepts_and_readyz_says_memory() {
     assert!(
         metrics.contains(r#"handover_webhooks_total{outcome="accepted"} 1"#),
         "{metrics}"
+    );
+    app.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_full_memory_queue_answers_503_queue_unavailable_with_retry_after() {
+    use handover_doctor::queue::{OutMessage, Target, memory::CAPACITY};
+    // The receiver role alone: nobody consumes, so the in-process jobs queue fills up.
+    let app = app::spawn("memfull", Role::Receiver, &[("AMQP_URL", "")]).await;
+    for i in 0..CAPACITY {
+        let msg = OutMessage {
+            id: format!("fill-{i}"),
+            body: b"{}".to_vec(),
+            ..OutMessage::default()
+        };
+        app.queue.publish(Target::Jobs, msg).await.unwrap();
+    }
+    let (s, j, h) = post(&app, &[], body("c-full")).await;
+    assert_eq!(
+        (s, j["error"].as_str()),
+        (503, Some("queue_unavailable")),
+        "{j}"
+    );
+    assert_eq!(h.get("retry-after").unwrap(), "5");
+    assert_eq!(
+        app.metrics
+            .count("webhooks", &[("outcome", "queue_unavailable")]),
+        1
     );
     app.shutdown.cancel();
 }

@@ -1,7 +1,8 @@
 //! The rule fixtures: every finding code has a scenario that raises it and a close one
 //! that does not (`fixtures/rules/<CODE>/{raises,not-raised}/`), with the expected verdict
 //! and findings checked in beside it; and every sample webhook in `fixtures/webhooks/`
-//! gives the verdict its README promises when CXone is not configured.
+//! gives the verdicts its README promises: without CXone, and with the CXone data of the
+//! scenario of the code it promises with CXone.
 //!
 //! A scenario directory holds the webhook (`event.json`, optional), the CXone bodies as
 //! CXone returns them (`contact.json` with its `contactId` wrapper, `statehistory.json`,
@@ -89,6 +90,11 @@ pub fn load_evidence(dir: &Path) -> Evidence {
     let event = std::fs::read(dir.join("event.json"))
         .ok()
         .map(|b| HandoverEvent::parse(&b).expect("event.json is a valid event"));
+    load_evidence_for(dir, event)
+}
+
+/// The evidence of a scenario directory's CXone data for another webhook (`event`).
+fn load_evidence_for(dir: &Path, event: Option<HandoverEvent>) -> Evidence {
     let meta = read_json(&dir.join("cxone.json")).unwrap_or(json!({}));
     let now = std::fs::read_to_string(dir.join("now.txt"))
         .expect("now.txt")
@@ -346,6 +352,45 @@ fn every_sample_webhook_gives_the_verdict_its_readme_promises_without_cxone() {
         })
         .count();
     assert_eq!(rows, files, "every sample webhook has a README row");
+}
+
+#[test]
+fn every_sample_webhook_gives_its_readme_verdict_with_cxone_on_that_codes_scenario_data() {
+    let dir = fixtures().join("webhooks");
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    let mut checked = Vec::new();
+    let mut failures = Vec::new();
+    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let file = cells[1].trim_matches('`');
+        // "what CXone shows (...)": no single verdict to hold it to.
+        let Some(want) = cells[4].split_whitespace().next().and_then(Code::parse) else {
+            continue;
+        };
+        let event = HandoverEvent::parse(&std::fs::read(dir.join(file)).unwrap())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let scenario = fixtures().join("rules").join(want.as_str()).join("raises");
+        let d = diagnose(&load_evidence_for(&scenario, Some(event)));
+        if d.verdict.code != want {
+            failures.push(format!(
+                "{file} on {}: expected {want}, got {}",
+                scenario.display(),
+                render_text(&d)
+            ));
+        }
+        checked.push(file.to_string());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Every story that only CXone can tell is held to its verdict.
+    for story in std::fs::read_dir(&dir).unwrap() {
+        let name = story.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with("signal-ok-") || name == "false-alarm.json" {
+            assert!(
+                checked.contains(&name),
+                "{name} has no CXone verdict checked"
+            );
+        }
+    }
 }
 
 #[test]

@@ -186,9 +186,17 @@ async fn scan_picks_the_unanswered_inbound_voice_contacts_and_diagnoses_them() {
     // suspect (details, history, hierarchy, still live?: 8), and the shared skill's
     // look-ups once (skill, agents, activity, hours list and two profiles: 6).
     assert_eq!(stub.requests().await.len(), 20);
-    // The story skill had agents logged in but none available.
-    assert_eq!(abandoned.verdict.code, Code::Hd304);
-    assert_eq!(prequeue.verdict.code, Code::Hd304);
+    // The story skill's live activity (agents logged in, none available, 7 queued) is
+    // read when the scan runs, long after these contacts ended: it is no evidence about
+    // them, so "no agents available" (HD304) is not raised. What their own records say
+    // stands: the caller abandoned in queue; the pre-queue contact shows no cause CXone
+    // can name without the bot's event (the fallback).
+    for d in &diagnoses {
+        assert!(!d.has(Code::Hd304), "{:?}", codes(d));
+        assert!(!d.has(Code::Hd303), "{:?}", codes(d));
+    }
+    assert_eq!(abandoned.verdict.code, Code::Hd205);
+    assert_eq!(prequeue.verdict.code, Code::Hd402);
 
     // The text list and the summary line.
     let text = scan::render_suspect(&found.suspects[0], abandoned);
@@ -323,20 +331,21 @@ async fn the_periodic_scan_enqueues_each_contact_once_across_overlapping_windows
         scan::RecentContacts::default(),
     );
 
-    // The first window: one interval back from now.
+    // The first window: one interval back from now, and the lookback further.
     let interval = Duration::from_secs(3600);
+    let lookback = chrono::Duration::from_std(scan::DEFAULT_LOOKBACK).unwrap();
     let w1 = scanner.next_window(interval, window().to);
-    assert_eq!(w1.from, window().from - chrono::Duration::minutes(12));
+    assert_eq!(w1.from, window().from - lookback);
     assert_eq!(w1.to, window().to);
     let first = scanner.scan_once(w1).await.unwrap();
     assert_eq!(first.scanned, 6);
     assert_eq!(first.enqueued, vec![CONTACT_ID, PREQUEUE_ID]);
 
-    // The next window starts 20 % of an interval before the last one ended, so the
-    // same contacts come back; none is enqueued again.
+    // The next window starts the lookback before the last one ended, so the same
+    // contacts come back; none is enqueued again.
     let later: DateTime<Utc> = window().to + chrono::Duration::hours(1);
     let w2 = scanner.next_window(interval, later);
-    assert_eq!(w2.from, window().to - chrono::Duration::minutes(12));
+    assert_eq!(w2.from, window().to - lookback);
     assert_eq!(w2.to, later);
     let second = scanner.scan_once(w2).await.unwrap();
     assert_eq!(second.suspects, 2);
@@ -357,6 +366,139 @@ async fn the_periodic_scan_enqueues_each_contact_once_across_overlapping_windows
         assert_eq!(e.event_id, format!("scan:{id}"));
         assert!(e.occurred_at.is_some());
     }
+    queue.close().await;
+    broker::delete_all(&prefix, &[]).await;
+}
+
+/// A `GET /contacts/completed` that behaves like CXone's over time: it lists a contact
+/// whose start lies in `[startDate, endDate)` and only once the contact is in the
+/// reporting warehouse (ended, then warehoused some minutes later). The periodic scan asks
+/// for windows that end "now", so `endDate` stands for the time of the request.
+struct Warehouse {
+    /// (record, start, listed from).
+    contacts: Vec<(Value, DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl wiremock::Respond for Warehouse {
+    fn respond(&self, r: &wiremock::Request) -> ResponseTemplate {
+        let q = query_of(r);
+        let time = |k: &str| {
+            DateTime::parse_from_rfc3339(param(&q, k).expect("startDate and endDate"))
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let (from, to) = (time("startDate"), time("endDate"));
+        let listed: Vec<&Value> = self
+            .contacts
+            .iter()
+            .filter(|(_, start, listed_from)| from <= *start && *start < to && *listed_from <= to)
+            .map(|(c, _, _)| c)
+            .collect();
+        if listed.is_empty() {
+            return ResponseTemplate::new(204);
+        }
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "totalRecords": listed.len(),
+            "_links": {"self": null, "next": null, "previous": null},
+            "businessUnitId": 4601234,
+            "completedContacts": listed,
+        }))
+    }
+}
+
+#[tokio::test]
+async fn the_periodic_scan_enqueues_once_a_contact_listed_a_round_late_and_one_that_straddles_a_window_boundary()
+ {
+    let stub = CxoneStub::start().await;
+    let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 5, 12, h, m, 0).unwrap();
+    let record = |id: &str, start: DateTime<Utc>, extra: Value| {
+        let mut c = serde_json::json!({"contactId": id, "contactStartDate": start.to_rfc3339(),
+            "mediaTypeId": 4, "isOutbound": false, "skillId": 4412877, "agentId": 0,
+            "agentSeconds": 0, "abandoned": false, "inQueueSeconds": 0});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    // The scan runs every 15 minutes, at 15:00, 15:15, 15:30 and 15:45.
+    let late = "745512890501";
+    let straddling = "745512890502";
+    let on_time = "745512890503";
+    let warehouse = Warehouse {
+        contacts: vec![
+            // Abandoned in queue at 14:54, but in the warehouse only at 15:12: the 15:00
+            // scan cannot see it, the 15:15 one lists it with its 14:50 start.
+            (
+                record(
+                    late,
+                    at(14, 50),
+                    serde_json::json!({"abandoned": true, "inQueueSeconds": 60}),
+                ),
+                at(14, 50),
+                at(15, 12),
+            ),
+            // A 13-minute bot call from 14:52 to 15:05, ended in pre-queue: still going at
+            // 15:00, listed from 15:06 with its start before the 15:00 boundary.
+            (
+                record(
+                    straddling,
+                    at(14, 52),
+                    serde_json::json!({"preQueueSeconds": 780, "totalDurationSeconds": 780}),
+                ),
+                at(14, 52),
+                at(15, 6),
+            ),
+            // A short call at 14:56 listed at 14:59: the first scan sees it.
+            (
+                record(
+                    on_time,
+                    at(14, 56),
+                    serde_json::json!({"inQueueSeconds": 45}),
+                ),
+                at(14, 56),
+                at(14, 59),
+            ),
+        ],
+    };
+    Mock::given(method("GET"))
+        .and(path(stub.api_path("contacts/completed")))
+        .respond_with(warehouse)
+        .mount(&stub.server)
+        .await;
+    let (queue, prefix, _) = rabbit("scan-late").await;
+    let scanner = Scanner::new(
+        Arc::new(stub.client()),
+        queue.clone(),
+        vec![],
+        scan::RecentContacts::default(),
+    );
+    let interval = Duration::from_secs(900);
+
+    let mut enqueued = Vec::new();
+    for (h, m) in [(15, 0), (15, 15), (15, 30), (15, 45)] {
+        let w = scanner.next_window(interval, at(h, m));
+        let round = scanner.scan_once(w).await.unwrap();
+        enqueued.push(round.enqueued);
+    }
+    assert_eq!(
+        enqueued,
+        vec![
+            vec![on_time.to_string()],
+            vec![late.to_string(), straddling.to_string()],
+            vec![],
+            vec![],
+        ],
+        "each contact is enqueued by the first round that CXone lists it to, and only then"
+    );
+    let jobs = broker::drain(&format!("{prefix}.jobs")).await;
+    assert_eq!(
+        event_ids(&jobs),
+        vec![
+            format!("scan:{late}"),
+            format!("scan:{straddling}"),
+            format!("scan:{on_time}"),
+        ]
+    );
     queue.close().await;
     broker::delete_all(&prefix, &[]).await;
 }
@@ -600,7 +742,7 @@ async fn the_scan_command_lists_each_suspect_with_its_verdict_and_fix_then_a_sum
         )
     );
     assert!(
-        lines[1].starts_with("  HD304 no-agents-available: "),
+        lines[1].starts_with("  HD205 abandoned-in-queue: "),
         "{stdout}"
     );
     assert!(lines[2].starts_with("  fix: "), "{stdout}");
@@ -610,7 +752,7 @@ async fn the_scan_command_lists_each_suspect_with_its_verdict_and_fix_then_a_sum
     assert_eq!(
         lines.last().copied(),
         Some(
-            "scanned 6 voice contacts completed 2026-05-12T14:00:00Z – 2026-05-12T15:00:00Z: 2 suspected failed handovers (HD304 ×2)"
+            "scanned 6 voice contacts completed 2026-05-12T14:00:00Z – 2026-05-12T15:00:00Z: 2 suspected failed handovers (HD205 ×1, HD402 ×1)"
         )
     );
     // No caller number in the list.
@@ -628,4 +770,116 @@ async fn the_scan_command_lists_each_suspect_with_its_verdict_and_fix_then_a_sum
         [format!("scan:{CONTACT_ID}"), format!("scan:{PREQUEUE_ID}")]
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 suspected failed handovers"));
+}
+
+#[tokio::test]
+async fn the_scan_command_leaves_contacts_an_agent_took_after_all_out_of_the_failures() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    let handled = "745512890377";
+    stub.respond(
+        "contacts/completed",
+        200,
+        scan_fixture(&stub, "completed_handled_late"),
+    )
+    .await;
+    stub.contact(handled, 200, scan_fixture(&stub, "contact_handled_late"))
+        .await;
+    let window = [
+        "--from",
+        "2026-05-12T14:00:00Z",
+        "--to",
+        "2026-05-12T15:00:00Z",
+    ];
+    let expected_summary = "scanned 2 voice contacts completed 2026-05-12T14:00:00Z – 2026-05-12T15:00:00Z: 1 suspected failed handover (HD205 ×1); 1 handled by an agent after all (HD401)";
+
+    let out = run_scan(&stub, &window).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with(&format!("{CONTACT_ID}  ")), "{stdout}");
+    assert!(!stdout.contains(handled), "{stdout}");
+    assert!(!stdout.contains("HD401 "), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some(expected_summary), "{stdout}");
+
+    let mut json_args = window.to_vec();
+    json_args.extend(["--format", "json"]);
+    let out = run_scan(&stub, &json_args).await;
+    assert!(out.status.success());
+    let diagnoses: Vec<Diagnosis> = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    let ids: Vec<&str> = diagnoses.iter().map(|d| d.event_id.as_str()).collect();
+    assert_eq!(ids, [format!("scan:{CONTACT_ID}")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().any(|l| l == expected_summary), "{stderr}");
+}
+
+#[tokio::test]
+async fn scan_enqueue_publishes_each_suspect_as_a_scan_event_and_warns_past_the_dedup_window() {
+    use crate::support::broker::AMQP_URL;
+    let stub = scan_stub().await;
+    let prefix = broker::unique_prefix("scan-cli-enqueue");
+    let run = |args: Vec<&'static str>| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_handover-doctor"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("SCAN_SKILLS")
+            .env_remove("NOTIFY_DEDUP_TTL_SECS")
+            .env("RUST_LOG", "warn")
+            .env("AMQP_URL", AMQP_URL)
+            .env("QUEUE_PREFIX", &prefix)
+            .envs(stub.env_vars())
+            .arg("scan")
+            .args(["--skill", SKILL_ID, "--enqueue"])
+            .args(args);
+        cmd.output()
+    };
+
+    // An hour: within the notifier's de-duplication (NOTIFY_DEDUP_TTL_SECS=3600).
+    let out = run(vec![
+        "--from",
+        "2026-05-12T14:00:00Z",
+        "--to",
+        "2026-05-12T15:00:00Z",
+    ])
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.trim_end(),
+        format!(
+            "scanned 6 voice contact(s) completed 2026-05-12T14:00:00Z – 2026-05-12T15:00:00Z: enqueued 2 suspected failed handover(s) to {prefix}.jobs as scan:<contactId> events"
+        )
+    );
+    assert!(!stderr.contains("NOTIFY_DEDUP_TTL_SECS"), "{stderr}");
+    let jobs = broker::drain(&format!("{prefix}.jobs")).await;
+    assert_eq!(
+        event_ids(&jobs),
+        vec![format!("scan:{CONTACT_ID}"), format!("scan:{PREQUEUE_ID}")]
+    );
+    for body in &jobs {
+        let e = HandoverEvent::from_json(body).unwrap();
+        assert!(scan::is_scan_event(&e));
+        assert_eq!(e.event_id, format!("scan:{}", e.real_contact_id().unwrap()));
+    }
+    // Nothing was diagnosed here: that is the workers' job.
+    assert_eq!(
+        stub.api_requests(&format!("contacts/{CONTACT_ID}")).await,
+        0
+    );
+
+    // A day: longer than the de-duplication; the operator is told.
+    let out = run(vec!["--since", "24h"]).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .contains("note: this window (1440 min) is longer than NOTIFY_DEDUP_TTL_SECS (3600 s)"),
+        "{stderr}"
+    );
+    assert_eq!(broker::drain(&format!("{prefix}.jobs")).await.len(), 2);
+    broker::delete_all(&prefix, &[]).await;
 }

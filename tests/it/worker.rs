@@ -5,11 +5,15 @@
 //!
 //! Delays are one second (`RETRY_DELAYS_SECS=1`, `RECHECK_DELAYS_SECS=1,1`) so the
 //! schedule runs for real; every wait is for an observable outcome, with a timeout.
+//! Longer schedules (retries and re-checks mixed) are stepped instead: the test drives
+//! [`Worker::process`](handover_doctor::worker::Worker::process) one delivery at a time,
+//! checks which delay queue the job went to, and moves it on without waiting its delay.
 
 use std::future::Future;
 use std::time::Duration;
 
 use handover_doctor::startup::Role;
+use handover_doctor::worker::Outcome;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -308,4 +312,272 @@ async fn a_contact_read_that_keeps_failing_ends_in_a_report_that_says_so() {
     assert_eq!(jobs(&app, "diagnosed"), 1);
     assert!(app.queue.peek_dead().await.unwrap().is_empty());
     stop(app).await;
+}
+
+#[tokio::test]
+async fn a_certain_bot_side_cause_is_notified_at_once_when_cxone_cannot_issue_a_token() {
+    let (cxone, slack) = (CxoneStub::start().await, slack().await);
+    cxone.mount_story().await;
+    // Every token request fails: CXone is unreachable for as long as this test runs.
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(500))
+        .with_priority(1)
+        .mount(&cxone.server)
+        .await;
+    let app = spawn("certain-token", &cxone, &slack).await;
+    post(&app, fresh_event("signal-forbidden")).await;
+
+    let msg = the_only_message(&app, &slack).await.to_string();
+    assert!(msg.contains("HD104"), "the refused signal: {msg}");
+    assert!(
+        msg.contains("HD503"),
+        "and that CXone was not checked: {msg}"
+    );
+    assert_eq!(
+        jobs(&app, "retried"),
+        0,
+        "a certain cause waits for no token"
+    );
+    assert_eq!(jobs(&app, "diagnosed"), 1);
+    stop(app).await;
+}
+
+/// What the CXone stub answers for the contact in one step of a schedule.
+#[derive(Clone, Copy, Debug)]
+enum Cxone {
+    /// Still live: the contact without its totals, listed as active (HD402).
+    Pending,
+    /// The contact read fails through every retry of the client (transient).
+    Failing,
+    /// The completed, abandoned-in-queue contact (HD205).
+    Completed,
+}
+
+async fn answer(cxone: &CxoneStub, how: Cxone) {
+    cxone.server.reset().await;
+    cxone.mount_openid_configuration().await;
+    cxone.mount_token(cxone.token_response(3600)).await;
+    cxone.mount_cxone_configuration().await;
+    cxone.mount_story().await;
+    match how {
+        Cxone::Pending => {
+            cxone
+                .contact(CONTACT_ID, 200, cxone.fixture("contact_active"))
+                .await;
+            cxone
+                .active(CONTACT_ID, 200, cxone.fixture("contacts_active"))
+                .await;
+        }
+        Cxone::Failing => {
+            cxone
+                .contact(CONTACT_ID, 500, serde_json::json!({"error": "internal"}))
+                .await;
+        }
+        Cxone::Completed => {}
+    }
+}
+
+/// Distinct delays, so the delay queue a job lands in names the step of the schedule.
+const RETRY_DELAYS: [u64; 2] = [11, 12];
+const RECHECK_DELAYS: [u64; 3] = [21, 22, 23];
+
+/// A worker driven one delivery at a time on the real broker, and the consumer it takes
+/// its jobs from.
+struct Stepper {
+    worker: handover_doctor::worker::Worker,
+    queue: handover_doctor::queue::Queue,
+    consumer: handover_doctor::queue::Consumer,
+    prefix: String,
+}
+
+impl Stepper {
+    async fn start(test: &str, cxone: &CxoneStub) -> Stepper {
+        let retry = RETRY_DELAYS.map(|d| d.to_string()).join(",");
+        let recheck = RECHECK_DELAYS.map(|d| d.to_string()).join(",");
+        let (mut settings, prefix) = app::settings(
+            test,
+            &[
+                ("RETRY_DELAYS_SECS", retry.as_str()),
+                ("RECHECK_DELAYS_SECS", recheck.as_str()),
+            ],
+        );
+        settings.cxone = cxone.settings();
+        let queue = handover_doctor::startup::open_queue(&settings);
+        if let handover_doctor::queue::Queue::Rabbit(q) = &queue {
+            q.wait_connected(Duration::from_secs(10)).await.unwrap();
+        }
+        let consumer = queue
+            .consume(handover_doctor::queue::Source::Jobs, 1)
+            .await
+            .unwrap();
+        let worker = handover_doctor::worker::Worker::new(
+            queue.clone(),
+            Some(std::sync::Arc::new(cxone.client())),
+            settings.worker.clone(),
+            std::sync::Arc::new(handover_doctor::metrics::Metrics::new()),
+        );
+        Stepper {
+            worker,
+            queue,
+            consumer,
+            prefix,
+        }
+    }
+
+    /// Takes the next job and processes it.
+    async fn step(&mut self) -> Outcome {
+        let d = tokio::time::timeout(Duration::from_secs(10), self.consumer.next())
+            .await
+            .expect("a job within 10 s")
+            .expect("the consumer is open");
+        self.worker.process(d).await
+    }
+
+    /// The delay queue now holding the job (exactly one does); the job is moved from it
+    /// to `P.jobs` with its headers, as its expiry would, without waiting the delay.
+    async fn expire_now(&self) -> u64 {
+        use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
+        let mut holding = Vec::new();
+        for d in RETRY_DELAYS.iter().chain(&RECHECK_DELAYS) {
+            if broker::count(&format!("{}.retry.{d}s", self.prefix)).await > 0 {
+                holding.push(*d);
+            }
+        }
+        assert_eq!(
+            holding.len(),
+            1,
+            "one delay queue holds the job: {holding:?}"
+        );
+        let conn = broker::connect().await;
+        let ch = conn.create_channel().await.unwrap();
+        let m = ch
+            .basic_get(
+                format!("{}.retry.{}s", self.prefix, holding[0])
+                    .as_str()
+                    .into(),
+                BasicGetOptions::default(),
+            )
+            .await
+            .unwrap()
+            .expect("the job");
+        ch.basic_publish(
+            "".into(),
+            format!("{}.jobs", self.prefix).as_str().into(),
+            BasicPublishOptions::default(),
+            &m.delivery.data,
+            m.delivery.properties.clone(),
+        )
+        .await
+        .unwrap();
+        m.delivery
+            .acker
+            .ack(BasicAckOptions::default())
+            .await
+            .unwrap();
+        let _ = conn.close(200, "moved".into()).await;
+        holding[0]
+    }
+
+    async fn stop(self) {
+        drop(self.consumer);
+        self.queue.close().await;
+        let extra: Vec<u64> = RETRY_DELAYS
+            .iter()
+            .chain(&RECHECK_DELAYS)
+            .copied()
+            .collect();
+        broker::delete_all(&self.prefix, &extra).await;
+    }
+}
+
+/// Runs `steps` (what CXone answers, then where the job must go: `Some(delay)` for the
+/// delay queue of that many seconds, `None` for a report) and returns the final outcome.
+async fn run_schedule(test: &str, steps: &[(Cxone, Option<u64>)]) -> Outcome {
+    let cxone = CxoneStub::start().await;
+    let mut s = Stepper::start(test, &cxone).await;
+    s.queue
+        .publish(
+            handover_doctor::queue::Target::Jobs,
+            handover_doctor::queue::OutMessage {
+                id: format!("{test}-1"),
+                body: fresh_event("signal-ok-abandoned"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut last = None;
+    for (i, (how, goes_to)) in steps.iter().enumerate() {
+        answer(&cxone, *how).await;
+        let outcome = s.step().await;
+        match goes_to {
+            Some(secs) => {
+                let wanted = Duration::from_secs(*secs);
+                assert!(
+                    matches!(&outcome, Outcome::Retried(d) | Outcome::Rechecked(d) if *d == wanted),
+                    "step {i} ({how:?}): {outcome:?}, expected a delay of {secs} s"
+                );
+                assert_eq!(s.expire_now().await, *secs, "step {i} ({how:?})");
+            }
+            None => {
+                last = Some(outcome);
+            }
+        }
+    }
+    s.stop().await;
+    last.expect("the schedule ends in a report")
+}
+
+/// The codes of the reported diagnosis' findings.
+fn findings(outcome: &Outcome) -> Vec<&'static str> {
+    match outcome {
+        Outcome::Reported(d) => d.findings.iter().map(|f| f.code.as_str()).collect(),
+        other => panic!("expected a report, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_transient_retry_does_not_shift_the_recheck_schedule() {
+    use Cxone::*;
+    let end = run_schedule(
+        "retry-then-recheck",
+        &[
+            (Failing, Some(11)),
+            (Pending, Some(21)),
+            (Pending, Some(22)),
+            (Failing, Some(12)),
+            (Pending, Some(23)),
+            // Re-checks used up: the final verdict with what is known.
+            (Pending, None),
+        ],
+    )
+    .await;
+    let codes = findings(&end);
+    assert!(codes.contains(&"HD402"), "still pending: {codes:?}");
+}
+
+#[tokio::test]
+async fn rechecks_do_not_use_up_the_retries_of_a_later_cxone_outage() {
+    use Cxone::*;
+    let end = run_schedule(
+        "recheck-then-retry",
+        &[
+            (Pending, Some(21)),
+            (Pending, Some(22)),
+            (Pending, Some(23)),
+            (Failing, Some(11)),
+            (Completed, None),
+        ],
+    )
+    .await;
+    let codes = findings(&end);
+    assert!(
+        codes.contains(&"HD205"),
+        "diagnosed once CXone answered: {codes:?}"
+    );
+    assert!(
+        !codes.contains(&"HD402") && !codes.contains(&"HD503"),
+        "{codes:?}"
+    );
 }
