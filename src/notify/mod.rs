@@ -155,7 +155,7 @@ impl Shared {
     fn flush(&self) {
         let batches = self.state().flush_due(self.clock.now());
         for b in batches {
-            let report = Report::new(b.key.skill.clone(), b.update, b.total, &b.diagnoses);
+            let report = Report::from_shared(b.key.skill.clone(), b.update, b.total, b.diagnoses);
             tracing::debug!(
                 channel = self.channels[b.dest],
                 code = b.key.code.as_str(),

@@ -25,6 +25,7 @@
 //!   this holds across any number of worker processes.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -56,7 +57,7 @@ pub(crate) struct Batch {
     pub update: bool,
     pub total: usize,
     pub entries: Vec<EntryId>,
-    pub diagnoses: Vec<Diagnosis>,
+    pub diagnoses: Vec<Arc<Diagnosis>>,
 }
 
 /// How [`State::submit`] took a diagnosis.
@@ -100,7 +101,9 @@ pub(crate) struct Timing {
 }
 
 struct Entry {
-    diagnosis: Diagnosis,
+    /// Shared with the batches (and reports) that carry it: a group of thousands is
+    /// held once, not once more per message on its way.
+    diagnosis: Arc<Diagnosis>,
     /// The group it joined.
     key: GroupKey,
     /// True once a batch holding it was handed to a destination: from then on it counts
@@ -263,7 +266,7 @@ impl State {
         self.entries.insert(
             id,
             Entry {
-                diagnosis,
+                diagnosis: Arc::new(diagnosis),
                 key,
                 flushed: false,
                 remaining: vec![true; self.dests],
@@ -470,7 +473,7 @@ impl State {
                 continue;
             }
             if let Some(e) = self.entries.remove(id) {
-                let event_id = e.diagnosis.event_id;
+                let event_id = e.diagnosis.event_id.clone();
                 self.pending_events.remove(&event_id);
                 self.delivered.insert(event_id.clone(), now);
                 self.delivered_order.push_back((now, event_id));
