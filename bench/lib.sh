@@ -132,14 +132,14 @@ build_release() {
     log "SKIP_BUILD=1: using existing binaries"
   else
     log "building: cargo build ${profile_flag[*]} --bin handover-doctor"
-    (cd "$REPO_DIR" && cargo build "${profile_flag[@]}" --bin handover-doctor) \
+    (cd "$REPO_DIR" && cargo build --locked "${profile_flag[@]}" --bin handover-doctor) \
       >"$WORK/build.log" 2>&1 || {
       tail -30 "$WORK/build.log" >&2
       die "build failed"
     }
     if [[ "${1:-}" == minimal ]]; then
       log "building: cargo build ${profile_flag[*]} --features bench --example minimal_receiver"
-      (cd "$REPO_DIR" && cargo build "${profile_flag[@]}" --features bench --example minimal_receiver) \
+      (cd "$REPO_DIR" && cargo build --locked "${profile_flag[@]}" --features bench --example minimal_receiver) \
         >>"$WORK/build.log" 2>&1 || {
         tail -30 "$WORK/build.log" >&2
         die "build failed"

@@ -11,7 +11,7 @@ use crate::config::{ConfigError, Env, Settings};
 use crate::queue::Queue;
 use crate::receiver::WEBHOOK_PATH;
 use crate::replay::{self, ReplayAuth};
-use crate::startup::{self, Application};
+use crate::startup::{self, Application, ShutdownSignals};
 
 /// A command's failure and the exit code it maps to.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +136,8 @@ async fn serve(
         &settings.receiver.api_keys,
     )
     .map_err(CommandError::Usage)?;
+    // Before the port is bound: from then on a SIGTERM must drain, not kill.
+    let signals = ShutdownSignals::install();
     let app = Application::build(settings, role)
         .await
         .map_err(|e| CommandError::Usage(format!("{e:#}")))?;
@@ -168,7 +170,7 @@ async fn serve(
             }
         });
     }
-    app.run_until_stopped()
+    app.run_until(signals)
         .await
         .map_err(|e| CommandError::Failed(format!("{e:#}")))
 }

@@ -22,9 +22,6 @@ use crate::scan::Scanner;
 use crate::startup::Role;
 use crate::worker::Worker;
 
-/// How many reports the notifier holds unacked while grouping them.
-pub const NOTIFIER_PREFETCH: u16 = 2000;
-
 /// The CXone client, when credentials are configured.
 ///
 /// # Errors
@@ -96,13 +93,16 @@ pub async fn start(
         let notifier = Notifier::new(settings.notify.clone(), metrics.clone())?;
         let handle = notifier.handle();
         tasks.spawn(notifier.run(cancel.child_token()));
-        let mut consumer = queue.consume(Source::Reports, NOTIFIER_PREFETCH).await?;
+        // The prefetch is how many reports may wait for their group's message at once.
+        let mut consumer = queue
+            .consume(Source::Reports, settings.notify.max_pending)
+            .await?;
         let (c, m, queue) = (cancel.clone(), metrics.clone(), queue.clone());
         tasks.spawn(async move {
             // The reports this process holds, so that stopping can wait for exactly them.
             let pending = TaskTracker::new();
             loop {
-                let delivery = tokio::select! {
+                let mut delivery = tokio::select! {
                     () = c.cancelled() => break,
                     d = consumer.next() => match d { Some(d) => d, None => break },
                 };
@@ -117,6 +117,8 @@ pub async fn start(
                         continue;
                     }
                 };
+                // Held until delivered, possibly for minutes: keep only what settles it.
+                delivery.shed_body();
                 let submission = handle.submit(diagnosis);
                 pending.spawn(async move {
                     match submission.await {

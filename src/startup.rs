@@ -204,6 +204,17 @@ impl Application {
     /// # Errors
     /// The HTTP server failed.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let signals = ShutdownSignals::install();
+        self.run_until(signals).await
+    }
+
+    /// [`Application::run_until_stopped`] with signal handlers installed earlier: `serve`
+    /// installs them before it builds the application, so a SIGTERM that arrives once
+    /// the port is bound (and the log says so) drains instead of killing the process.
+    ///
+    /// # Errors
+    /// The HTTP server failed.
+    pub async fn run_until(self, signals: ShutdownSignals) -> anyhow::Result<()> {
         let Application {
             server,
             queue,
@@ -215,7 +226,7 @@ impl Application {
         let server_task = server.map(tokio::spawn);
         tokio::select! {
             () = cancel.cancelled() => {}
-            () = shutdown_signal() => tracing::info!("shutdown requested; draining"),
+            () = signals.recv() => tracing::info!("shutdown requested; draining"),
         }
         cancel.cancel();
         if let Some(h) = handle {
@@ -237,23 +248,54 @@ impl Application {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT and SIGTERM handlers. A handler exists from the moment this is made (tokio's
+/// `ctrl_c()` only registers when first polled), so make it before anything a
+/// supervisor may answer with a signal, such as binding the port.
+pub struct ShutdownSignals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    /// Installs the handlers (needs a tokio runtime). One that cannot be installed is
+    /// simply never received.
+    #[cfg(unix)]
+    pub fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        ShutdownSignals {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
         }
-    };
+    }
+
+    /// Installs the handlers (needs a tokio runtime).
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+    pub fn install() -> Self {
+        ShutdownSignals {}
+    }
+
+    /// Completes at the first SIGINT or SIGTERM.
+    #[cfg(unix)]
+    pub async fn recv(mut self) {
+        async fn next(s: Option<&mut tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            () = next(self.interrupt.as_mut()) => {}
+            () = next(self.terminate.as_mut()) => {}
+        }
+    }
+
+    /// Completes at the first Ctrl-C.
+    #[cfg(not(unix))]
+    pub async fn recv(self) {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

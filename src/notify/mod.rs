@@ -41,8 +41,10 @@
 //! # }
 //! ```
 //!
-//! Each diagnosis stays unacked while its group waits, so the consumer's prefetch bounds
-//! how many failures one message can gather: set it well above the largest burst.
+//! Each diagnosis stays unacked while its group waits, so the consumer's prefetch
+//! (`NOTIFY_MAX_PENDING`) bounds how many reports can wait at once. When it is nearly
+//! full, the groups holding the most waiting reports send their message early instead
+//! of leaving the queue stalled until their timer fires ([`state`]).
 //!
 //! Inside, one loop ([`Notifier::run`]) owns the group timers ([`state`]), and one worker
 //! task per destination delivers that destination's messages in order ([`delivery`]), so a
@@ -153,7 +155,7 @@ impl Shared {
     fn flush(&self) {
         let batches = self.state().flush_due(self.clock.now());
         for b in batches {
-            let report = Report::new(b.key.skill.clone(), b.update, b.total, &b.diagnoses);
+            let report = Report::from_shared(b.key.skill.clone(), b.update, b.total, b.diagnoses);
             tracing::debug!(
                 channel = self.channels[b.dest],
                 code = b.key.code.as_str(),
@@ -315,6 +317,7 @@ impl NotifierBuilder {
             group_wait: s.group_wait,
             group_interval: s.group_interval,
             dedup_ttl: s.dedup_ttl,
+            max_pending: usize::from(s.max_pending),
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(workers.len(), timing)),

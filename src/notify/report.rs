@@ -2,6 +2,8 @@
 //! the (masked) diagnoses it covers. Slack, Teams and stdout render the same [`Report`], so
 //! they always say the same thing.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -34,8 +36,10 @@ pub struct GroupInfo {
 pub struct Report {
     /// The group.
     pub group: GroupInfo,
-    /// The diagnoses, in arrival order, with caller numbers masked.
-    pub diagnoses: Vec<Diagnosis>,
+    /// The diagnoses, in arrival order, with caller numbers masked. Shared with the
+    /// notifier's memory when masking changed nothing (the worker masks before
+    /// publishing), so a message covering thousands of failures copies none of them.
+    pub diagnoses: Vec<Arc<Diagnosis>>,
 }
 
 /// A finding as a message shows it: the same finding from several diagnoses is shown once.
@@ -59,12 +63,33 @@ impl Report {
         total: usize,
         diagnoses: &[Diagnosis],
     ) -> Report {
+        let shared = diagnoses.iter().cloned().map(Arc::new).collect();
+        Self::from_shared(target_skill, update, total, shared)
+    }
+
+    /// [`Report::new`] over diagnoses the caller already shares: each is kept as it is
+    /// unless masking changes it.
+    ///
+    /// # Panics
+    /// When `diagnoses` is empty.
+    pub fn from_shared(
+        target_skill: Option<String>,
+        update: bool,
+        total: usize,
+        diagnoses: Vec<Arc<Diagnosis>>,
+    ) -> Report {
         assert!(
             !diagnoses.is_empty(),
             "a report covers at least one diagnosis"
         );
-        let masker = Masker::for_diagnoses(diagnoses);
-        let diagnoses: Vec<Diagnosis> = diagnoses.iter().map(|d| masker.diagnosis(d)).collect();
+        let masker = Masker::for_diagnoses(diagnoses.iter().map(|d| &**d));
+        let diagnoses: Vec<Arc<Diagnosis>> = diagnoses
+            .into_iter()
+            .map(|d| {
+                let masked = masker.diagnosis(&d);
+                if masked == *d { d } else { Arc::new(masked) }
+            })
+            .collect();
         Report {
             group: GroupInfo {
                 verdict: diagnoses[0].verdict.clone(),

@@ -15,6 +15,10 @@ pub const DEFAULT_GROUP_WAIT_SECS: u64 = 30;
 pub const DEFAULT_GROUP_INTERVAL_SECS: u64 = 300;
 /// `NOTIFY_DEDUP_TTL_SECS` default.
 pub const DEFAULT_DEDUP_TTL_SECS: u64 = 3600;
+/// `NOTIFY_MAX_PENDING` default: reports the notifier may hold unacked while they wait
+/// for their group's message. A held report costs a few KB, so 10,000 stay well under
+/// 100 MB, and a minute-long storm of 10,000 failures never fills it.
+pub const DEFAULT_MAX_PENDING: u16 = 10_000;
 
 /// How grouping, de-duplication, pacing and delivery behave.
 #[derive(Clone, PartialEq)]
@@ -32,6 +36,12 @@ pub struct NotifySettings {
     pub group_interval: Duration,
     /// `NOTIFY_DEDUP_TTL_SECS`: the same event id is notified once within this time.
     pub dedup_ttl: Duration,
+    /// `NOTIFY_MAX_PENDING`: how many reports the notifier holds unacked at most (the
+    /// prefetch of its `P.reports` consumer). A report is acked only once it is
+    /// delivered, so a report waiting for its group's next message occupies a place;
+    /// when nine in ten places are taken, the groups holding the most waiting reports
+    /// send their update early rather than leave the queue stalled until their interval.
+    pub max_pending: u16,
     /// Least time between two requests to one destination (Slack allows ~1/s per hook).
     pub min_interval: Duration,
     /// Bound on one HTTP request to Slack or Teams.
@@ -53,6 +63,7 @@ impl Default for NotifySettings {
             group_wait: Duration::from_secs(DEFAULT_GROUP_WAIT_SECS),
             group_interval: Duration::from_secs(DEFAULT_GROUP_INTERVAL_SECS),
             dedup_ttl: Duration::from_secs(DEFAULT_DEDUP_TTL_SECS),
+            max_pending: DEFAULT_MAX_PENDING,
             min_interval: Duration::from_secs(1),
             request_timeout: Duration::from_secs(10),
             max_attempts: 6,
@@ -74,6 +85,18 @@ pub enum SettingsError {
         /// Why, without the value.
         reason: String,
     },
+    /// A count outside its allowed range.
+    #[error("{var} must be a whole number from {min} to {max}, got {value:?}")]
+    InvalidCount {
+        /// The variable, e.g. `NOTIFY_MAX_PENDING`.
+        var: &'static str,
+        /// The value as given.
+        value: String,
+        /// Least allowed.
+        min: u64,
+        /// Most allowed.
+        max: u64,
+    },
     /// A duration that is not a whole number of seconds.
     #[error("{var} must be a whole number of seconds, got {value:?}")]
     InvalidSeconds {
@@ -88,9 +111,9 @@ impl SettingsError {
     /// The variable at fault.
     pub fn variable(&self) -> &'static str {
         match self {
-            SettingsError::InvalidUrl { var, .. } | SettingsError::InvalidSeconds { var, .. } => {
-                var
-            }
+            SettingsError::InvalidUrl { var, .. }
+            | SettingsError::InvalidSeconds { var, .. }
+            | SettingsError::InvalidCount { var, .. } => var,
         }
     }
 }
@@ -127,6 +150,18 @@ impl NotifySettings {
             group_wait: secs("NOTIFY_GROUP_WAIT_SECS", DEFAULT_GROUP_WAIT_SECS)?,
             group_interval: secs("NOTIFY_GROUP_INTERVAL_SECS", DEFAULT_GROUP_INTERVAL_SECS)?,
             dedup_ttl: secs("NOTIFY_DEDUP_TTL_SECS", DEFAULT_DEDUP_TTL_SECS)?,
+            max_pending: match var("NOTIFY_MAX_PENDING") {
+                None => DEFAULT_MAX_PENDING,
+                // The AMQP prefetch count is 16 bits.
+                Some(v) => v.parse::<u16>().ok().filter(|n| *n >= 1).ok_or(
+                    SettingsError::InvalidCount {
+                        var: "NOTIFY_MAX_PENDING",
+                        value: v,
+                        min: 1,
+                        max: u64::from(u16::MAX),
+                    },
+                )?,
+            },
             ..NotifySettings::default()
         })
     }
@@ -182,6 +217,7 @@ impl fmt::Debug for NotifySettings {
             .field("group_wait", &self.group_wait)
             .field("group_interval", &self.group_interval)
             .field("dedup_ttl", &self.dedup_ttl)
+            .field("max_pending", &self.max_pending)
             .field("min_interval", &self.min_interval)
             .field("request_timeout", &self.request_timeout)
             .field("max_attempts", &self.max_attempts)
@@ -241,6 +277,20 @@ mod tests {
             NotifySettings::from_env_map(env(&[("NOTIFY_GROUP_INTERVAL_SECS", "5m")])).unwrap_err();
         assert_eq!(err.variable(), "NOTIFY_GROUP_INTERVAL_SECS");
         assert!(err.to_string().contains("NOTIFY_GROUP_INTERVAL_SECS"));
+    }
+
+    #[test]
+    fn max_pending_is_a_prefetch_count_from_1_to_65535() {
+        let s = NotifySettings::from_env_map(env(&[])).unwrap();
+        assert_eq!(s.max_pending, 10_000);
+        let s = NotifySettings::from_env_map(env(&[("NOTIFY_MAX_PENDING", "65535")])).unwrap();
+        assert_eq!(s.max_pending, 65_535);
+        for bad in ["0", "65536", "-1", "many"] {
+            let err =
+                NotifySettings::from_env_map(env(&[("NOTIFY_MAX_PENDING", bad)])).unwrap_err();
+            assert_eq!(err.variable(), "NOTIFY_MAX_PENDING", "{bad}");
+            assert!(err.to_string().contains("1 to 65535"), "{err}");
+        }
     }
 
     #[test]

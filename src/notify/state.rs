@@ -25,6 +25,7 @@
 //!   this holds across any number of worker processes.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -56,7 +57,7 @@ pub(crate) struct Batch {
     pub update: bool,
     pub total: usize,
     pub entries: Vec<EntryId>,
-    pub diagnoses: Vec<Diagnosis>,
+    pub diagnoses: Vec<Arc<Diagnosis>>,
 }
 
 /// How [`State::submit`] took a diagnosis.
@@ -95,10 +96,14 @@ pub(crate) struct Timing {
     pub group_wait: Duration,
     pub group_interval: Duration,
     pub dedup_ttl: Duration,
+    /// The consumer's prefetch: how many broker deliveries the notifier can hold.
+    pub max_pending: usize,
 }
 
 struct Entry {
-    diagnosis: Diagnosis,
+    /// Shared with the batches (and reports) that carry it: a group of thousands is
+    /// held once, not once more per message on its way.
+    diagnosis: Arc<Diagnosis>,
     /// The group it joined.
     key: GroupKey,
     /// True once a batch holding it was handed to a destination: from then on it counts
@@ -142,6 +147,9 @@ pub(crate) struct State {
     dests: usize,
     timing: Timing,
     closed: bool,
+    /// Broker deliveries held: one per waiter of every entry. They fill the consumer's
+    /// prefetch, so this is what [`State::relieve`] watches.
+    held: usize,
     next_id: EntryId,
     entries: HashMap<EntryId, Entry>,
     pending_events: HashMap<String, EntryId>,
@@ -173,6 +181,7 @@ impl State {
             dests,
             timing,
             closed: false,
+            held: 0,
             next_id: 0,
             entries: HashMap::new(),
             pending_events: HashMap::new(),
@@ -210,6 +219,8 @@ impl State {
             // `complete`) and this is the broker redelivering it: not a duplicate.
             let rejoined = e.waiters.is_empty();
             e.waiters.push(tx);
+            self.held += 1;
+            self.relieve(now);
             return if rejoined {
                 Admission::Rejoined
             } else {
@@ -255,13 +266,15 @@ impl State {
         self.entries.insert(
             id,
             Entry {
-                diagnosis,
+                diagnosis: Arc::new(diagnosis),
                 key,
                 flushed: false,
                 remaining: vec![true; self.dests],
                 waiters: vec![tx],
             },
         );
+        self.held += 1;
+        self.relieve(now);
         if replaced > 0 {
             Admission::AcceptedReplacingScans(replaced)
         } else {
@@ -302,11 +315,60 @@ impl State {
                     g.due = None;
                 }
             }
+            self.held -= e.waiters.len();
             for w in e.waiters {
                 let _ = w.send(Disposition::Done);
             }
         }
         ids.len()
+    }
+
+    /// Keeps the consumer from stalling. Every report stays unacked until delivered, so the
+    /// reports waiting for a group's next message occupy the consumer's prefetch; once it
+    /// is full the broker sends nothing more until a timer fires, which in a storm can be
+    /// a whole `group_interval`. So when nine in ten places are held and at least a
+    /// quarter of them wait for a timer (not for a destination, which frees them as it
+    /// delivers), the groups with the most waiting reports become due now, the largest
+    /// first, until at most a quarter still wait. Their message comes early, as an
+    /// update that counts what it covers; the number of messages stays bounded by the
+    /// groups times the reports over the prefetch.
+    fn relieve(&mut self, now: Instant) {
+        let max = self.timing.max_pending;
+        if max == 0 || self.held * 10 < max * 9 {
+            return;
+        }
+        let mut waiting: Vec<(usize, &mut Group)> = self
+            .groups
+            .values_mut()
+            .filter(|g| g.due.is_some_and(|t| t > now))
+            .map(|g| (g.pending.iter().map(Vec::len).max().unwrap_or(0), g))
+            .filter(|(n, _)| *n > 0)
+            .collect();
+        let total: usize = waiting.iter().map(|(n, _)| n).sum();
+        if total * 4 < max {
+            return;
+        }
+        waiting.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut left = total;
+        for (n, g) in waiting {
+            if left * 4 <= max {
+                break;
+            }
+            g.due = Some(now);
+            left -= n;
+        }
+        tracing::debug!(
+            held = self.held,
+            waiting = total,
+            still_waiting = left,
+            "notifier prefetch nearly full: flushing the largest groups early"
+        );
+    }
+
+    /// How many broker deliveries are held (one per waiter).
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.held
     }
 
     /// The earliest group deadline, if any group is waiting.
@@ -391,6 +453,7 @@ impl State {
                 // close the consumer's channel. The redelivery rejoins the entry.
                 for id in ids {
                     if let Some(e) = self.entries.get_mut(id) {
+                        self.held -= e.waiters.len();
                         for w in e.waiters.drain(..) {
                             let _ = w.send(Disposition::Requeue);
                         }
@@ -410,10 +473,11 @@ impl State {
                 continue;
             }
             if let Some(e) = self.entries.remove(id) {
-                let event_id = e.diagnosis.event_id;
+                let event_id = e.diagnosis.event_id.clone();
                 self.pending_events.remove(&event_id);
                 self.delivered.insert(event_id.clone(), now);
                 self.delivered_order.push_back((now, event_id));
+                self.held -= e.waiters.len();
                 for w in e.waiters {
                     let _ = w.send(Disposition::Done);
                 }
@@ -466,6 +530,7 @@ impl State {
         }
         self.pending_events.clear();
         self.groups.clear();
+        self.held = 0;
         n
     }
 
@@ -490,8 +555,16 @@ mod tests {
                 group_wait: S * wait as u32,
                 group_interval: S * 300,
                 dedup_ttl: S * 3600,
+                max_pending: 0,
             },
         )
+    }
+
+    /// Like [`state`], holding at most `max_pending` deliveries.
+    fn state_with_prefetch(wait: u64, max_pending: usize) -> State {
+        let mut st = state(1, wait);
+        st.timing.max_pending = max_pending;
+        st
     }
 
     fn submit(
@@ -852,5 +925,88 @@ mod tests {
         assert_eq!(late.try_recv(), Ok(Disposition::Requeue));
         assert_eq!(st.requeue_all(), 1);
         assert_eq!(rx.try_recv(), Ok(Disposition::Requeue));
+    }
+
+    #[test]
+    fn a_nearly_full_prefetch_makes_the_largest_waiting_groups_due_at_once() {
+        let t0 = Instant::now();
+        let mut st = state_with_prefetch(30, 100);
+        for i in 0..70 {
+            submit(&mut st, diagnosis("HD303", &format!("a{i}"), Some("S")), t0);
+        }
+        for i in 0..19 {
+            submit(&mut st, diagnosis("HD304", &format!("b{i}"), Some("S")), t0);
+        }
+        // 89 of 100 held: nothing yet.
+        assert!(st.flush_due(t0).is_empty());
+        submit(&mut st, diagnosis("HD304", "b19", Some("S")), t0);
+        // 90 held, 90 waiting for a timer: the larger group goes now, which leaves 20
+        // (at most a quarter) waiting; the smaller one keeps its deadline.
+        let b = st.flush_due(t0);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].key.code, Code::Hd303);
+        assert_eq!(b[0].entries.len(), 70);
+        assert!(!b[0].update, "the group's first message, only earlier");
+        assert_eq!(st.next_due(), Some(t0 + S * 30));
+    }
+
+    #[test]
+    fn reports_already_on_their_way_do_not_make_more_groups_due() {
+        let t0 = Instant::now();
+        let mut st = state_with_prefetch(30, 100);
+        for i in 0..80 {
+            submit(&mut st, diagnosis("HD303", &format!("a{i}"), Some("S")), t0);
+        }
+        let b = st.flush_due(t0 + S * 30);
+        assert_eq!(b[0].entries.len(), 80);
+        // The 80 are in flight (still held); 10 more wait for the group's interval. The
+        // destination frees the 80 as it delivers, so an early update would only add a
+        // small message.
+        for i in 0..10 {
+            submit(
+                &mut st,
+                diagnosis("HD303", &format!("b{i}"), Some("S")),
+                t0 + S * 31,
+            );
+        }
+        assert_eq!(st.held(), 90);
+        assert!(st.flush_due(t0 + S * 31).is_empty());
+        st.complete(
+            0,
+            &b[0].key,
+            &b[0].entries,
+            Completion::Delivered,
+            t0 + S * 32,
+        );
+        assert_eq!(st.held(), 10);
+        assert_eq!(st.next_due(), Some(t0 + S * 330));
+    }
+
+    #[test]
+    fn held_deliveries_are_counted_per_waiter_until_settled() {
+        let t0 = Instant::now();
+        let mut st = state(1, 0);
+        let (_, _a) = submit(&mut st, diagnosis("HD303", "c1", None), t0);
+        let (_, _dup) = submit(&mut st, diagnosis("HD303", "c1", None), t0);
+        assert_eq!(
+            st.held(),
+            2,
+            "a redelivered pending event holds its own delivery"
+        );
+        let b = st.flush_due(t0);
+        st.complete(0, &b[0].key, &b[0].entries, Completion::GaveUp, t0);
+        assert_eq!(st.held(), 0, "given back to the broker");
+        let (adm, _again) = submit(&mut st, diagnosis("HD303", "c1", None), t0);
+        assert_eq!(adm, Admission::Rejoined);
+        assert_eq!(st.held(), 1);
+        let b = st.flush_due(t0 + S * 300);
+        st.complete(
+            0,
+            &b[0].key,
+            &b[0].entries,
+            Completion::Delivered,
+            t0 + S * 300,
+        );
+        assert_eq!(st.held(), 0);
     }
 }

@@ -305,6 +305,15 @@ impl Delivery {
         }
     }
 
+    /// Frees the body once it has been read, for a delivery that may stay unsettled for
+    /// long (the notifier holds each report until it is delivered). The in-process queue
+    /// needs the body to requeue, so there it stays.
+    pub fn shed_body(&mut self) {
+        if matches!(self.settle, Settle::Rabbit(_)) {
+            self.body = Vec::new();
+        }
+    }
+
     /// Gives the message back to the queue.
     pub async fn requeue(self) -> bool {
         match self.settle {

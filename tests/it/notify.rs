@@ -254,6 +254,52 @@ async fn a_burst_of_25_failures_of_one_verdict_and_skill_is_one_message() {
 }
 
 #[tokio::test]
+async fn a_full_prefetch_sends_groups_early_instead_of_stalling_until_their_timers() {
+    // The consumer holds at most 20 reports unacked (its prefetch), and the clock stands
+    // still, so no group timer ever fires: only the early flush can free places.
+    let out = SharedBuf::default();
+    let s = NotifySettings {
+        group_wait: Duration::from_secs(30),
+        max_pending: 20,
+        min_interval: Duration::ZERO,
+        ..NotifySettings::default()
+    };
+    let n = Running::start_with(s, ManualClock::new(), Some(out.clone()));
+    let mut held: std::collections::VecDeque<Submission> = Default::default();
+    for i in 0..100 {
+        if held.len() == 20 {
+            assert_eq!(resolved(held.pop_front().unwrap()).await, Disposition::Done);
+        }
+        let code = if i % 2 == 0 { "HD303" } else { "HD304" };
+        let conv = format!("conv-{i:03}");
+        held.push_back(
+            n.handle
+                .submit(diagnosis(code, &conv, Some("Support_Voice_EN"))),
+        );
+    }
+    for s in held {
+        assert_eq!(resolved(s).await, Disposition::Done);
+    }
+    assert_eq!(n.clock.elapsed(), Duration::ZERO, "no timer was needed");
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let messages: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let covered: u64 = messages
+        .iter()
+        .map(|m| m["group"]["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(covered, 100, "every report is in exactly one message");
+    assert!(
+        messages.len() <= 14,
+        "grouped, not one message each: {} messages",
+        messages.len()
+    );
+    n.stop().await;
+}
+
+#[tokio::test]
 async fn a_redelivered_event_is_notified_once_and_acked_as_a_duplicate() {
     let slack = slack_server(200, "ok").await;
     let n = Running::start(settings(Some(&slack), None, 0), ManualClock::auto());
