@@ -348,7 +348,7 @@ impl State {
         if total * 4 < max {
             return;
         }
-        waiting.sort_by(|a, b| b.0.cmp(&a.0));
+        waiting.sort_by_key(|w| std::cmp::Reverse(w.0));
         let mut left = total;
         for (n, g) in waiting {
             if left * 4 <= max {
