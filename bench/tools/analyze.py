@@ -5,6 +5,10 @@
             (stamp.py): every event answered 202 must be notified exactly once, nothing
             answered with an error may be notified; prints diagnoses/s and the
             webhook-to-notification latency (p50/p99). Exit 1 when a check fails.
+            --in-doubt FROM TO: an event answered 503 between these unix times (the
+            moment the broker connection dropped) may have been stored all the same -
+            its confirm was lost with the connection - so being notified (once) is
+            reported as "inDoubt", not a failure.
   metrics   scrapes Prometheus /metrics endpoints and prints the sums of the contract's
             counters (CONTRACT.md section 4) by label set, as JSON.
 """
@@ -53,6 +57,12 @@ def cmd_delivery(a):
     missing = [e for e in accepted if e not in seen]
     dups = {e: c for e, c in seen.items() if c > 1}
     unexpected = [e for e in seen if e not in accepted and e in refused]
+    in_doubt = []
+    if a.in_doubt:
+        lo, hi = a.in_doubt
+        answered = {r["eventId"]: r["answeredAt"] for r in sent}
+        in_doubt = [e for e in unexpected if lo <= answered[e] <= hi]
+        unexpected = [e for e in unexpected if e not in in_doubt]
     foreign = [e for e in seen if e not in accepted and e not in refused]
     lat = [(first_at[e] - accepted[e]["sentAt"]) * 1000 for e in accepted if e in first_at]
     by_status = {}
@@ -69,6 +79,7 @@ def cmd_delivery(a):
         "missing": len(missing),
         "duplicates": len(dups),
         "notifiedButRefused": len(unexpected),
+        "inDoubt": len(in_doubt),
         "notifiedUnknown": len(foreign),
         "diagnosesPerSec": round(len(seen) / span, 1) if span else None,
         "latencyMsP50": round(pct(lat, 50), 1) if lat else None,
@@ -76,6 +87,7 @@ def cmd_delivery(a):
         "verdicts": dict(sorted(verdicts.items(), key=lambda kv: str(kv[0]))),
         "missingSample": missing[:5],
         "duplicateSample": list(dups)[:5],
+        "refusedNotifiedSample": unexpected[:5],
     }
     print(json.dumps(res))
     ok = not missing and not unexpected and (a.allow_duplicates or not dups)
@@ -120,6 +132,7 @@ def main():
     d.add_argument("--sent", required=True)
     d.add_argument("--notified", required=True)
     d.add_argument("--allow-duplicates", action="store_true")
+    d.add_argument("--in-doubt", nargs=2, type=float, metavar=("FROM", "TO"))
     m = sub.add_parser("metrics")
     m.add_argument("urls", nargs="+")
     a = p.parse_args()

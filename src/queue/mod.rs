@@ -99,9 +99,13 @@ pub enum QueueError {
     /// Not connected to the broker right now (it reconnects by itself).
     #[error("the queue is not connected")]
     NotConnected,
-    /// The broker did not confirm within the bound.
+    /// The broker did not confirm within the bound. The message may still be stored.
     #[error("the queue did not confirm the publish within {0:?}")]
     ConfirmTimeout(Duration),
+    /// The connection broke after the message was sent and before its confirm came:
+    /// the broker may have stored it.
+    #[error("the connection was lost before the publish was confirmed: {0}")]
+    Unconfirmed(String),
     /// The broker refused the message (nack: e.g. the queue is full).
     #[error("the queue refused the message")]
     Nacked,
@@ -117,6 +121,16 @@ pub enum QueueError {
 }
 
 impl QueueError {
+    /// True when the message may have been stored although the publish failed (it was
+    /// sent, and its confirm never came): a retry may duplicate it, so it must carry the
+    /// same id.
+    pub fn in_doubt(&self) -> bool {
+        matches!(
+            self,
+            QueueError::ConfirmTimeout(_) | QueueError::Unconfirmed(_)
+        )
+    }
+
     /// Every queue error is worth retrying later: the broker comes back, queues drain.
     pub fn is_transient(&self) -> bool {
         true

@@ -225,8 +225,9 @@ impl RabbitQueue {
                 )
                 .await
                 .map_err(|e| QueueError::Broker(e.to_string()))?
+                // Sent: from here a failure leaves its fate unknown.
                 .await
-                .map_err(|e| QueueError::Broker(e.to_string()))
+                .map_err(|e| QueueError::Unconfirmed(e.to_string()))
         };
         match tokio::time::timeout(timeout, confirm).await {
             Err(_) => Err(QueueError::ConfirmTimeout(timeout)),

@@ -101,13 +101,16 @@ impl From<EventError> for ApiError {
 }
 
 impl From<QueueError> for ApiError {
-    fn from(_: QueueError) -> Self {
-        // Opaque on purpose: a 5xx never leaks broker details to the sender.
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "queue_unavailable",
-            "the event could not be queued right now and was not accepted; retry later",
-        )
+    fn from(e: QueueError) -> Self {
+        // Opaque on purpose: a 5xx never leaks broker details to the sender. But say
+        // whether the event may be stored after all (sent, confirm lost with the
+        // connection or too late): the retry must then carry the same eventId.
+        let detail = if e.in_doubt() {
+            "the queue did not confirm the event in time, so it was not accepted, though it may have been stored; retry with the same eventId (an event is notified at most once)"
+        } else {
+            "the event could not be queued right now and was not accepted; retry later"
+        };
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable", detail)
     }
 }
 

@@ -441,6 +441,13 @@ async fn with_no_broker_at_all_the_answer_is_503_with_retry_after() {
         !j["detail"].as_str().unwrap().contains("amqp"),
         "a 5xx never leaks internals: {j}"
     );
+    assert!(
+        j["detail"]
+            .as_str()
+            .unwrap()
+            .contains("was not accepted; retry later"),
+        "never sent, so certainly not stored: {j}"
+    );
     assert!(h.contains_key("retry-after"));
     app.shutdown.cancel();
 }
@@ -581,6 +588,10 @@ async fn a_publish_the_broker_does_not_confirm_in_time_gives_503_and_nothing_is_
         (s, j["error"].as_str()),
         (503, Some("queue_unavailable")),
         "{j}"
+    );
+    assert!(
+        j["detail"].as_str().unwrap().contains("same eventId"),
+        "sent but unconfirmed: the sender learns a retry must keep the id: {j}"
     );
     assert!(h.contains_key("retry-after"));
     let waited = started.elapsed();
