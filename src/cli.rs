@@ -20,7 +20,7 @@ pub struct Cli {
 pub enum Format {
     /// A report a person reads.
     Text,
-    /// The Diagnosis JSON of CONTRACT.md section 7.
+    /// The Diagnosis as JSON (`scan`: an array of them).
     Json,
 }
 
@@ -51,7 +51,8 @@ pub enum Command {
     },
     /// Run the whole diagnosis once, now, and print it (no queue, no notification).
     Diagnose(DiagnoseArgs),
-    /// Print the headers that make FILE's bytes a valid signed request now.
+    /// Print the headers that make FILE's bytes a valid signed request now (needs
+    /// WEBHOOK_SIGNING_SECRETS; signs with the first).
     Sign {
         /// The body to sign.
         file: PathBuf,
@@ -65,9 +66,9 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
-    /// List what sits in the dead-letter queue; --requeue moves it back to the jobs queue.
+    /// List the dead-letter queue (event id, conversation, the queue each died in, reason).
     DeadLetters {
-        /// Move every dead letter back to the jobs queue.
+        /// Move each dead letter back to the queue it died in (jobs or reports).
         #[arg(long)]
         requeue: bool,
     },
@@ -117,4 +118,33 @@ pub struct ScanArgs {
     /// Send what is found through the queue and notifier instead of printing it.
     #[arg(long)]
     pub enqueue: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    fn help_of(command: &str) -> String {
+        Cli::command()
+            .find_subcommand_mut(command)
+            .unwrap_or_else(|| panic!("no {command} command"))
+            .render_long_help()
+            .to_string()
+    }
+
+    #[test]
+    fn dead_letters_help_says_requeue_goes_back_to_the_queue_each_died_in() {
+        let help = help_of("dead-letters");
+        assert!(help.contains("the queue it died in"), "{help}");
+        assert!(help.contains("the queue each died in"), "{help}");
+        assert!(!help.contains("back to the jobs queue"), "{help}");
+    }
+
+    #[test]
+    fn sign_help_names_the_variable_it_needs() {
+        let help = help_of("sign");
+        assert!(help.contains("WEBHOOK_SIGNING_SECRETS"), "{help}");
+    }
 }

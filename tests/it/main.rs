@@ -5,6 +5,7 @@
 mod cli;
 mod cxone;
 mod diagnose_e2e;
+mod docs;
 mod notify;
 mod pipeline;
 mod proptests;
