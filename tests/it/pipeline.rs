@@ -830,8 +830,19 @@ async fn serve_with_the_stdout_notifier_prints_and_logs_no_caller_number() {
     })
     .await
     .expect("a notification on standard output within 30 s");
-    serve.start_kill().unwrap();
-    serve.wait().await.unwrap();
+    // SIGTERM, not a kill: the notifier can print before the worker has logged the
+    // "diagnosed" line (it logs once its report's publish is confirmed); draining lets
+    // every line be written.
+    let pid = serve.id().expect("serve is running").to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), serve.wait())
+        .await
+        .expect("serve drains and exits within 30 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
     let logs = logs.await.unwrap();
     let _ = std::fs::remove_file(&payload);
     broker::delete_all(&prefix, &[1]).await;
