@@ -46,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{ConfigError, Env};
 use crate::cxone::types::Contact;
 use crate::cxone::{CompletedContactsQuery, CxoneClient, CxoneError, MEDIA_TYPE_PHONE_CALL};
-use crate::diagnosis::evidence::{CxoneEvidence, Evidence, Lookup};
+use crate::diagnosis::evidence::Evidence;
 use crate::diagnosis::{self, Code, Diagnosis};
 use crate::event::{CxoneIds, HandoverEvent};
 use crate::queue::{OutMessage, Queue, QueueError, Target};
@@ -419,56 +419,22 @@ fn skip_name(s: Skip) -> &'static str {
     }
 }
 
-/// How long after a contact ended the skill's live activity (`GET /skills/{id}/activity`:
-/// agents logged in and available, contacts queued, now) still says something about it.
-/// A `scan` over a past day reads that activity when it runs: at 08:00, "no agent logged
-/// in" describes the morning, not yesterday's 14:00 call. Past this age the activity is
-/// set aside ([`forget_stale_live_facts`]) and the rules that need it (HD303's "nobody
-/// logged in", HD304) are not raised from it; what the contact's own record, its history,
-/// the skill's configuration and its hours of operation say still counts.
-pub const LIVE_FACTS_MAX_AGE: Duration = Duration::from_secs(30 * 60);
-
-/// Sets the skill's live activity aside when the contact ended more than
-/// [`LIVE_FACTS_MAX_AGE`] before `now` (its end: `contactStartDate` plus
-/// `totalDurationSeconds`, or its start when the duration is unknown).
-pub fn forget_stale_live_facts(cxone: &mut CxoneEvidence, now: DateTime<Utc>) {
-    let CxoneEvidence::Checked(facts) = cxone else {
-        return;
-    };
-    let ended = facts.contact.found().and_then(|c| {
-        let start = c.contact_start_date?;
-        let secs = c.total_duration_seconds.unwrap_or(0.0).max(0.0);
-        Some(start + chrono::Duration::milliseconds((secs * 1000.0) as i64))
-    });
-    let max_age = chrono::Duration::from_std(LIVE_FACTS_MAX_AGE).unwrap_or_default();
-    if ended.is_some_and(|end| now - end > max_age)
-        && !matches!(facts.skill_activity, Lookup::NotLooked)
-    {
-        tracing::debug!(
-            "contact ended long before this scan: its skill's live activity is not evidence"
-        );
-        facts.skill_activity = Lookup::NotLooked;
-    }
-}
-
 /// Diagnoses one suspect: the same evidence gathering and rules as a webhook event, with
-/// no event, and without the skill's live activity when the contact is older than
-/// [`LIVE_FACTS_MAX_AGE`]. The diagnosis's event and conversation ids are
-/// `scan:<contactId>`.
+/// no event. The diagnosis's event and conversation ids are `scan:<contactId>`. (A contact
+/// that ended more than [`diagnosis::LIVE_ACTIVITY_MAX_AGE`] ago — most of what a scan
+/// finds — is judged without its skill's live activity, as on every path.)
 pub async fn diagnose_suspect(
     client: Option<&CxoneClient>,
     contact_id: &str,
     required_context_keys: &[String],
 ) -> Diagnosis {
-    let now = Utc::now();
-    let mut cxone = crate::cxone::gather(client, None, Some(contact_id)).await;
-    forget_stale_live_facts(&mut cxone, now);
+    let cxone = crate::cxone::gather(client, None, Some(contact_id)).await;
     let evidence = Evidence {
         event: None,
         contact_id: Some(contact_id.to_string()),
         cxone,
         required_context_keys: required_context_keys.to_vec(),
-        now,
+        now: Utc::now(),
     };
     let mut d = diagnosis::diagnose(&evidence);
     d.event_id = scan_id(contact_id);
@@ -1035,53 +1001,6 @@ mod tests {
         let w = scanner.next_window(interval, now);
         assert_eq!(w.from, now - chrono::Duration::hours(24));
         assert_eq!(w.to, now);
-    }
-
-    #[test]
-    fn a_skills_live_activity_is_evidence_only_for_a_contact_that_ended_recently() {
-        let now = DateTime::parse_from_rfc3339("2026-05-13T08:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let evidence = |start: &str, total: Option<f64>| {
-            CxoneEvidence::Checked(Box::new(crate::diagnosis::evidence::CxoneFacts {
-                contact: Lookup::Found(contact(json!({"contactId": 1, "contactStartDate": start,
-                    "totalDurationSeconds": total}))),
-                skill_activity: Lookup::Found(Default::default()),
-                ..Default::default()
-            }))
-        };
-        let activity_kept = |mut cxone: CxoneEvidence| {
-            forget_stale_live_facts(&mut cxone, now);
-            let CxoneEvidence::Checked(f) = cxone else {
-                unreachable!()
-            };
-            matches!(f.skill_activity, Lookup::Found(_))
-        };
-        // Ended 10 minutes ago (07:40 + 600 s): the queue now is the queue it met.
-        assert!(activity_kept(evidence("2026-05-13T07:40:00Z", Some(600.0))));
-        // Started 50 minutes ago but lasted 25: ended 25 minutes ago.
-        assert!(activity_kept(evidence(
-            "2026-05-13T07:10:00Z",
-            Some(1500.0)
-        )));
-        // Ended yesterday afternoon: what the skill looks like now says nothing about it.
-        assert!(!activity_kept(evidence(
-            "2026-05-12T14:21:44Z",
-            Some(317.0)
-        )));
-        // No duration: its start decides.
-        assert!(!activity_kept(evidence("2026-05-13T07:00:00Z", None)));
-        // No contact, or CXone not checked: nothing to judge, nothing changed.
-        let mut unknown =
-            CxoneEvidence::Checked(Box::new(crate::diagnosis::evidence::CxoneFacts {
-                skill_activity: Lookup::Found(Default::default()),
-                ..Default::default()
-            }));
-        forget_stale_live_facts(&mut unknown, now);
-        assert!(activity_kept(unknown));
-        let mut not_configured = CxoneEvidence::NotConfigured;
-        forget_stale_live_facts(&mut not_configured, now);
-        assert_eq!(not_configured, CxoneEvidence::NotConfigured);
     }
 
     #[tokio::test(start_paused = true)]

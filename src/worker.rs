@@ -4,9 +4,14 @@
 //! What happens to a job:
 //! * diagnosed → report published → ack;
 //! * CXone unreachable for a transient reason (no token, or a read that failed through
-//!   all its retries) while the verdict could still change → a copy goes to a delay
-//!   queue (`RETRY_DELAYS_SECS`) with its retry count, then ack; after the last delay
-//!   it is diagnosed with what is known (HD503 says CXone kept failing);
+//!   all its retries: timeouts, 5xx, 429) on any look-up the verdict depends on
+//!   ([`Evidence::transient_problem`], which reads the one list of failed look-ups,
+//!   `/contacts/active` included) while the verdict could still change → a copy goes to a
+//!   delay queue (`RETRY_DELAYS_SECS`) with its retry count, then ack; after the last
+//!   delay it is diagnosed with what is known (HD503 says CXone kept failing);
+//! * CXone answering with something a retry would only repeat (refused credentials, 403,
+//!   or a [`ProblemKind::Rejected`](crate::diagnosis::evidence::ProblemKind::Rejected)
+//!   read: another 4xx, an unreadable body) → reported at once (HD501/HD502/HD503);
 //! * CXone's data still pending (HD402, or not found yet) and the verdict could still
 //!   change → re-checked later (`RECHECK_DELAYS_SECS`) with its re-check count, then
 //!   diagnosed with what is known. Retries and re-checks count apart: a retry does not
@@ -41,7 +46,7 @@ use tracing::Instrument;
 
 use crate::config::WorkerSettings;
 use crate::cxone::CxoneClient;
-use crate::diagnosis::evidence::{CxoneEvidence, CxoneProblem, Evidence, Lookup, ProblemKind};
+use crate::diagnosis::evidence::Evidence;
 use crate::diagnosis::{self, Code, Diagnosis};
 use crate::event::HandoverEvent;
 use crate::metrics::Metrics;
@@ -193,7 +198,6 @@ impl Worker {
         } else {
             crate::cxone::gather(self.cxone.as_deref(), Some(&event), None).await
         };
-        let unavailable = cxone_unavailable(&cxone);
         let evidence = Evidence {
             contact_id: event.real_contact_id().map(str::to_string),
             event: (!scanned).then(|| event.clone()),
@@ -202,6 +206,7 @@ impl Worker {
             now: chrono::Utc::now(),
         };
         let diagnosis = diagnosis::diagnose(&evidence);
+        let unavailable = evidence.transient_problem().cloned();
         // Masked here, where the caller numbers are known: the rules echo the flow's free
         // text (codeError, sipReason) and no rule keeps the number under a key the
         // notifier could learn it from. What leaves this function is masked.
@@ -383,29 +388,6 @@ enum Later {
     Retry,
     /// CXone's data pending: `RECHECK_DELAYS_SECS`.
     Recheck,
-}
-
-/// The first transient CXone failure of a gathering: no token or API endpoint, or one
-/// read that failed through every retry (timeouts, 5xx, 429).
-fn cxone_unavailable(cxone: &CxoneEvidence) -> Option<CxoneProblem> {
-    fn failed<T>(l: &Lookup<T>) -> Option<&CxoneProblem> {
-        match l {
-            Lookup::Failed(p) if p.kind == ProblemKind::Unavailable => Some(p),
-            _ => None,
-        }
-    }
-    match cxone {
-        CxoneEvidence::Unreachable(p) if p.kind == ProblemKind::Unavailable => Some(p.clone()),
-        CxoneEvidence::Checked(f) => failed(&f.contact)
-            .or_else(|| failed(&f.states))
-            .or_else(|| failed(&f.hierarchy))
-            .or_else(|| failed(&f.skill))
-            .or_else(|| failed(&f.skill_agents))
-            .or_else(|| failed(&f.skill_activity))
-            .or_else(|| failed(&f.hours))
-            .cloned(),
-        _ => None,
-    }
 }
 
 /// Whether the verdict is a cause the payload proves on its own (the bot side, up to

@@ -2,6 +2,13 @@
 //! verdict by the fixed precedence of CONTRACT.md section 7, the findings verdict first,
 //! what CXone was asked, and the contact's timeline.
 //!
+//! The skill's live activity is evidence only when it was read close to the failure
+//! ([`LIVE_ACTIVITY_MAX_AGE`](super::rules::support::LIVE_ACTIVITY_MAX_AGE) after the
+//! contact's end): the rules read it through `support::live_activity`, so every path — a
+//! webhook, a worker re-check, a scan event, the `scan` command, `diagnose --contact-id` —
+//! judges staffing the same way, and the timeline says when it was set aside
+//! (`LiveStaffingNotJudged`).
+//!
 //! A diagnosis always has a verdict. When no rule fires, the verdict is HD402 with a
 //! message saying which data would name the cause: typically CXone was not configured and
 //! the payload shows no bot-side problem (the signal was accepted), so only CXone could
@@ -310,6 +317,11 @@ fn timeline(ev: &Evidence) -> Vec<TimelineEntry> {
     if let Some(at) = ev.event.as_ref().and_then(|e| e.occurred_at) {
         let (name, detail) = bot_report(ev);
         out.push(entry(at, Source::Cognigy, name, detail));
+    }
+    // The skill's live activity was read, but too long after the failure to say anything
+    // about it: the reader learns why staffing (HD303/HD304) was not judged.
+    if let Some(note) = support::live_activity_not_judged(ev) {
+        out.push(entry(ev.now, Source::Cxone, "LiveStaffingNotJudged", note));
     }
     // Stable: at equal times CXone's own order (and the bot's report last) is kept.
     out.sort_by_key(|t| t.at);
@@ -721,6 +733,78 @@ mod tests {
         assert_eq!(codes(&d), vec![Code::Hd105, Code::Hd202]);
         assert!(d.findings[1].message.contains("745512880999"));
         assert!(d.findings[1].message.contains("745512890123"));
+    }
+
+    /// A contact abandoned in queue at T+60 s on an inactive skill whose live activity
+    /// shows logged-in agents, none available, and a backlog.
+    fn abandoned_on_a_busy_inactive_skill() -> CxoneEvidence {
+        use crate::cxone::types::{Skill, SkillActivity};
+        let mut cxone = ended_in_prequeue(60);
+        if let CxoneEvidence::Checked(f) = &mut cxone {
+            if let Lookup::Found(c) = &mut f.contact {
+                c.in_queue_seconds = Some(50.0);
+                c.abandoned = Some(true);
+            }
+            f.skill = Lookup::Found(Skill {
+                skill_id: Some("4412877".into()),
+                skill_name: Some("Support_Voice_EN".into()),
+                is_active: Some(false),
+                ..Skill::default()
+            });
+            f.skill_activity = Lookup::Found(SkillActivity {
+                agents_logged_in: Some(3.0),
+                agents_available: Some(0.0),
+                queue_count: Some(7.0),
+                ..SkillActivity::default()
+            });
+        }
+        cxone
+    }
+
+    #[test]
+    fn live_staffing_counts_for_a_recent_contact_and_not_for_a_past_one() {
+        let ev = |now| {
+            evidence(
+                event(ACCEPTED, FULL_CONTEXT),
+                abandoned_on_a_busy_inactive_skill(),
+                now,
+            )
+        };
+        // Read 5 minutes after the contact ended (T+60 s): a backlog with nobody free.
+        let recent = diagnose(&ev(at(360)));
+        assert!(
+            recent.has(Code::Hd302) && recent.has(Code::Hd304),
+            "{:?}",
+            codes(&recent)
+        );
+        assert!(
+            !recent
+                .timeline
+                .iter()
+                .any(|t| t.event == "LiveStaffingNotJudged")
+        );
+        // Read the next morning: the skill is still inactive (configuration), but the
+        // backlog seen now is not the one the caller met.
+        let past = diagnose(&ev(at(18 * 3600)));
+        assert!(past.has(Code::Hd302), "{:?}", codes(&past));
+        assert!(
+            !past.has(Code::Hd304) && !past.has(Code::Hd303),
+            "{:?}",
+            codes(&past)
+        );
+        let note = past
+            .timeline
+            .iter()
+            .find(|t| t.event == "LiveStaffingNotJudged")
+            .expect("the timeline says why staffing was not judged");
+        assert_eq!(note.at, at(18 * 3600));
+        assert!(
+            note.detail
+                .contains("could not be judged for this past contact"),
+            "{}",
+            note.detail
+        );
+        assert!(render_text(&past).contains("LiveStaffingNotJudged"));
     }
 
     #[test]

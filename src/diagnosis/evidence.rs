@@ -26,6 +26,16 @@ pub enum ProblemKind {
     Rejected,
 }
 
+impl ProblemKind {
+    /// True when diagnosing again later may read what failed now: only
+    /// [`ProblemKind::Unavailable`] (the client's own retries ran out on timeouts, 5xx or
+    /// 429). Refused credentials, a 403 and a [`ProblemKind::Rejected`] answer would come
+    /// back the same.
+    pub fn is_transient(self) -> bool {
+        self == ProblemKind::Unavailable
+    }
+}
+
 /// A failed CXone look-up, with one sentence for the report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CxoneProblem {
@@ -114,28 +124,68 @@ pub struct Evidence {
     pub now: DateTime<Utc>,
 }
 
+/// One of the look-ups of [`CxoneFacts`], to name which one failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// [`CxoneFacts::contact`].
+    Contact,
+    /// [`CxoneFacts::states`].
+    States,
+    /// [`CxoneFacts::hierarchy`].
+    Hierarchy,
+    /// [`CxoneFacts::still_active`].
+    StillActive,
+    /// [`CxoneFacts::skill`].
+    Skill,
+    /// [`CxoneFacts::skill_agents`].
+    SkillAgents,
+    /// [`CxoneFacts::skill_activity`].
+    SkillActivity,
+    /// [`CxoneFacts::hours`].
+    Hours,
+}
+
 impl CxoneFacts {
-    /// Every look-up that failed, in a fixed order (contact reads first).
-    pub fn problems(&self) -> Vec<&CxoneProblem> {
-        fn failed<T>(l: &Lookup<T>) -> Option<&CxoneProblem> {
+    /// Every look-up that failed, with which one it was, in a fixed order (contact reads
+    /// first). The one list of the look-ups: [`CxoneFacts::problems`], the report's CXone
+    /// check and the worker's retry decision all read it.
+    pub fn failed_reads(&self) -> Vec<(Read, &CxoneProblem)> {
+        fn failed<T>(read: Read, l: &Lookup<T>) -> Option<(Read, &CxoneProblem)> {
             match l {
-                Lookup::Failed(p) => Some(p),
+                Lookup::Failed(p) => Some((read, p)),
                 _ => None,
             }
         }
         [
-            failed(&self.contact),
-            failed(&self.states),
-            failed(&self.hierarchy),
-            failed(&self.still_active),
-            failed(&self.skill),
-            failed(&self.skill_agents),
-            failed(&self.skill_activity),
-            failed(&self.hours),
+            failed(Read::Contact, &self.contact),
+            failed(Read::States, &self.states),
+            failed(Read::Hierarchy, &self.hierarchy),
+            failed(Read::StillActive, &self.still_active),
+            failed(Read::Skill, &self.skill),
+            failed(Read::SkillAgents, &self.skill_agents),
+            failed(Read::SkillActivity, &self.skill_activity),
+            failed(Read::Hours, &self.hours),
         ]
         .into_iter()
         .flatten()
         .collect()
+    }
+
+    /// Every look-up that failed, in a fixed order (contact reads first).
+    pub fn problems(&self) -> Vec<&CxoneProblem> {
+        self.failed_reads().into_iter().map(|(_, p)| p).collect()
+    }
+}
+
+impl CxoneEvidence {
+    /// Every failure of the CXone check: the one that stopped it before any read
+    /// (no token, no API endpoint), else each failed look-up.
+    pub fn problems(&self) -> Vec<&CxoneProblem> {
+        match self {
+            CxoneEvidence::NotConfigured => Vec::new(),
+            CxoneEvidence::Unreachable(p) => vec![p],
+            CxoneEvidence::Checked(f) => f.problems(),
+        }
     }
 }
 
@@ -169,11 +219,139 @@ impl Evidence {
         e.occurred_at.or(e.received_at)
     }
 
+    /// The first CXone failure worth diagnosing again later for: a transient one
+    /// ([`ProblemKind::is_transient`]) — no token or API endpoint, or a read that failed
+    /// through every retry — on a look-up the verdict depends on. The skill's live
+    /// activity does not count once it could not be evidence anyway (a contact that ended
+    /// long before the read, [`super::rules::support::live_activity_freshness`]): reading
+    /// it again later would only be older still.
+    pub fn transient_problem(&self) -> Option<&CxoneProblem> {
+        let facts = match &self.cxone {
+            CxoneEvidence::NotConfigured => return None,
+            CxoneEvidence::Unreachable(p) => return p.kind.is_transient().then_some(p),
+            CxoneEvidence::Checked(f) => f,
+        };
+        let activity_counts = super::rules::support::live_activity_freshness(self).is_evidence();
+        facts
+            .failed_reads()
+            .into_iter()
+            .filter(|(read, _)| *read != Read::SkillActivity || activity_counts)
+            .map(|(_, p)| p)
+            .find(|p| p.kind.is_transient())
+    }
+
     /// True when [`Evidence::requested_at`] is the receive time (the event had no
     /// `occurredAt`), so messages can say which time they compare.
     pub fn requested_at_is_receive_time(&self) -> bool {
         self.event
             .as_ref()
             .is_some_and(|e| e.occurred_at.is_none() && e.received_at.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(kind: ProblemKind, what: &str) -> CxoneProblem {
+        CxoneProblem {
+            kind,
+            what: what.into(),
+            detail: format!("{what} failed"),
+        }
+    }
+
+    fn evidence(facts: CxoneFacts, now: &str) -> Evidence {
+        Evidence {
+            event: None,
+            contact_id: Some("1".into()),
+            cxone: CxoneEvidence::Checked(Box::new(facts)),
+            required_context_keys: Vec::new(),
+            now: now.parse().unwrap(),
+        }
+    }
+
+    fn ended_at_eight() -> Lookup<Contact> {
+        Lookup::Found(Contact {
+            contact_id: Some("1".into()),
+            contact_start_date: Some("2026-05-13T07:55:00Z".parse().unwrap()),
+            total_duration_seconds: Some(300.0),
+            ..Contact::default()
+        })
+    }
+
+    #[test]
+    fn only_an_outage_is_transient() {
+        assert!(ProblemKind::Unavailable.is_transient());
+        for kind in [
+            ProblemKind::AuthFailed,
+            ProblemKind::Forbidden,
+            ProblemKind::Rejected,
+        ] {
+            assert!(!kind.is_transient(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn every_failed_look_up_is_listed_once_the_active_check_included() {
+        let facts = CxoneFacts {
+            still_active: Lookup::Failed(problem(ProblemKind::Unavailable, "GET /contacts/active")),
+            hours: Lookup::Failed(problem(ProblemKind::Rejected, "GET /hours-of-operation")),
+            ..CxoneFacts::default()
+        };
+        let reads: Vec<Read> = facts.failed_reads().iter().map(|(r, _)| *r).collect();
+        assert_eq!(reads, [Read::StillActive, Read::Hours]);
+        assert_eq!(facts.problems().len(), 2);
+        let ev = evidence(facts, "2026-05-13T08:01:00Z");
+        assert_eq!(ev.transient_problem().unwrap().what, "GET /contacts/active");
+    }
+
+    #[test]
+    fn a_rejected_read_is_not_worth_a_retry() {
+        let facts = CxoneFacts {
+            contact: Lookup::Failed(problem(ProblemKind::Rejected, "GET /contacts/1")),
+            ..CxoneFacts::default()
+        };
+        assert_eq!(
+            evidence(facts, "2026-05-13T08:01:00Z").transient_problem(),
+            None
+        );
+        let unreachable = Evidence {
+            cxone: CxoneEvidence::Unreachable(problem(ProblemKind::Rejected, "GET /.well-known")),
+            ..evidence(CxoneFacts::default(), "2026-05-13T08:01:00Z")
+        };
+        assert_eq!(unreachable.transient_problem(), None);
+        let outage = Evidence {
+            cxone: CxoneEvidence::Unreachable(problem(
+                ProblemKind::Unavailable,
+                "POST /auth/token",
+            )),
+            ..evidence(CxoneFacts::default(), "2026-05-13T08:01:00Z")
+        };
+        assert_eq!(outage.transient_problem().unwrap().what, "POST /auth/token");
+    }
+
+    #[test]
+    fn a_failed_activity_read_counts_only_while_the_activity_could_be_evidence() {
+        let facts = || CxoneFacts {
+            contact: ended_at_eight(),
+            still_active: Lookup::Found(false),
+            skill_activity: Lookup::Failed(problem(
+                ProblemKind::Unavailable,
+                "GET /skills/4412877/activity",
+            )),
+            ..CxoneFacts::default()
+        };
+        // Read a minute after the contact ended: worth reading again.
+        assert!(
+            evidence(facts(), "2026-05-13T08:01:00Z")
+                .transient_problem()
+                .is_some()
+        );
+        // Read the next day: it would not be evidence however it answered.
+        assert_eq!(
+            evidence(facts(), "2026-05-14T08:00:00Z").transient_problem(),
+            None
+        );
     }
 }

@@ -545,7 +545,9 @@ async fn diagnose_payload_prints_the_json_diagnosis_from_cxone() {
 
 #[tokio::test]
 async fn diagnose_payload_as_text_reads_verdict_findings_then_timeline() {
-    let sc = Scenario::load(rules_dir("HD303"));
+    // A story whose verdict does not hang on when it is diagnosed (the binary diagnoses
+    // at the real "now", months after the story's call).
+    let sc = Scenario::load(rules_dir("HD206"));
     let stub = sc.stub().await;
     let mut cmd = bin();
     cmd.args(["diagnose", "--payload"])
@@ -554,7 +556,7 @@ async fn diagnose_payload_as_text_reads_verdict_findings_then_timeline() {
         .envs(stub.env_vars());
     let text = ok(&run(cmd).await);
     let first = text.lines().next().unwrap_or_default();
-    assert!(first.starts_with("HD303 "), "verdict first: {text}");
+    assert!(first.starts_with("HD206 "), "verdict first: {text}");
     assert!(text.lines().any(|l| l == "CXone: checked"), "{text}");
     // Every finding in order, each with its fix, then the timeline with CXone's states.
     let (findings, timeline) = text
@@ -580,6 +582,57 @@ async fn diagnose_payload_as_text_reads_verdict_findings_then_timeline() {
         "CXone's state history is in the timeline: {text}"
     );
     assert!(!text.contains("4155550123"), "the caller is masked");
+}
+
+#[tokio::test]
+async fn diagnosing_a_past_contact_does_not_judge_it_by_the_staffing_seen_now() {
+    // The HD303 story (nobody logged in, 8 minutes after the call ended) diagnosed by
+    // hand months later: the activity read now says nothing about that call.
+    let sc = Scenario::load(rules_dir("HD303"));
+    let stub = sc.stub().await;
+    let id = sc
+        .event
+        .as_ref()
+        .unwrap()
+        .real_contact_id()
+        .unwrap()
+        .to_string();
+    for args in [
+        vec!["diagnose".to_string(), "--contact-id".into(), id.clone()],
+        vec![
+            "diagnose".to_string(),
+            "--payload".into(),
+            sc.dir.join("event.json").display().to_string(),
+        ],
+    ] {
+        let mut cmd = bin();
+        cmd.args(&args)
+            .args(["--format", "json"])
+            .envs(stub.env_vars());
+        let d: Value = serde_json::from_str(&ok(&run(cmd).await)).unwrap();
+        let found: Vec<&str> = d["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, ["HD205"], "{args:?}: {d}");
+        let note = d["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["event"] == "LiveStaffingNotJudged")
+            .unwrap_or_else(|| panic!("{args:?}: the timeline says why: {d}"));
+        let detail = note["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("could not be judged for this past contact")
+                && detail.contains("after the contact ended (14:27:01 UTC)"),
+            "{detail}"
+        );
+    }
+    // Diagnosed at the story's own time, 8 minutes after the call, it is HD303.
+    let d = sc.diagnose_with(&stub).await;
+    assert_eq!(d.verdict.code, Code::Hd303, "{:?}", codes(&d));
 }
 
 #[tokio::test]

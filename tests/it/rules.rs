@@ -449,6 +449,44 @@ fn explain_documents_every_code() {
 }
 
 #[test]
+fn staffing_is_judged_from_live_activity_only_within_the_documented_bound() {
+    let bound = handover_doctor::diagnosis::LIVE_ACTIVITY_MAX_AGE.num_minutes();
+    for code in [Code::Hd303, Code::Hd304] {
+        let text = explain(code);
+        assert!(text.contains(&format!("{bound} minutes")), "{code}: {text}");
+    }
+    // The same call and the same activity (nobody logged in): read 8 minutes after the
+    // call ended it is the cause; read 18 minutes after, it is not evidence, and the
+    // timeline says so.
+    let root = fixtures().join("rules");
+    let in_time = diagnose(&load_evidence(&root.join("HD303/raises")));
+    assert_eq!(in_time.verdict.code, Code::Hd303);
+    assert!(
+        !in_time
+            .timeline
+            .iter()
+            .any(|t| t.event == "LiveStaffingNotJudged")
+    );
+    let late = diagnose(&load_evidence(&root.join("HD205/staffing-read-too-late")));
+    assert!(!late.has(Code::Hd303), "{:?}", late.findings);
+    let note = late
+        .timeline
+        .iter()
+        .find(|t| t.event == "LiveStaffingNotJudged")
+        .expect("the timeline says why staffing was not judged");
+    assert!(
+        note.detail
+            .contains("17 min 58 s after the contact ended (14:27:01 UTC)"),
+        "{}",
+        note.detail
+    );
+    assert!(
+        render_text(&late)
+            .contains("live staffing of Support_Voice_EN (4412877) could not be judged")
+    );
+}
+
+#[test]
 fn the_scenario_readme_table_matches_what_the_scenarios_give() {
     let root = fixtures().join("rules");
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();

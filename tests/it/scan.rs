@@ -195,6 +195,15 @@ async fn scan_picks_the_unanswered_inbound_voice_contacts_and_diagnoses_them() {
         assert!(!d.has(Code::Hd304), "{:?}", codes(d));
         assert!(!d.has(Code::Hd303), "{:?}", codes(d));
     }
+    // The queued suspect's skill was read: its timeline says why staffing was not judged.
+    assert!(
+        abandoned
+            .timeline
+            .iter()
+            .any(|t| t.event == "LiveStaffingNotJudged" && t.detail.contains("past contact")),
+        "{:?}",
+        abandoned.timeline
+    );
     assert_eq!(abandoned.verdict.code, Code::Hd205);
     assert_eq!(prequeue.verdict.code, Code::Hd402);
 

@@ -425,6 +425,21 @@ impl Stepper {
         }
     }
 
+    /// Publishes a job to `P.jobs`, as the receiver or the scan would.
+    async fn publish(&self, id: &str, body: Vec<u8>) {
+        self.queue
+            .publish(
+                handover_doctor::queue::Target::Jobs,
+                handover_doctor::queue::OutMessage {
+                    id: id.to_string(),
+                    body,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+
     /// Takes the next job and processes it.
     async fn step(&mut self) -> Outcome {
         let d = tokio::time::timeout(Duration::from_secs(10), self.consumer.next())
@@ -496,17 +511,8 @@ impl Stepper {
 async fn run_schedule(test: &str, steps: &[(Cxone, Option<u64>)]) -> Outcome {
     let cxone = CxoneStub::start().await;
     let mut s = Stepper::start(test, &cxone).await;
-    s.queue
-        .publish(
-            handover_doctor::queue::Target::Jobs,
-            handover_doctor::queue::OutMessage {
-                id: format!("{test}-1"),
-                body: fresh_event("signal-ok-abandoned"),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    s.publish(&format!("{test}-1"), fresh_event("signal-ok-abandoned"))
+        .await;
     let mut last = None;
     for (i, (how, goes_to)) in steps.iter().enumerate() {
         answer(&cxone, *how).await;
@@ -580,4 +586,286 @@ async fn rechecks_do_not_use_up_the_retries_of_a_later_cxone_outage() {
         !codes.contains(&"HD402") && !codes.contains(&"HD503"),
         "{codes:?}"
     );
+}
+
+// The skill's live activity (the story's: 3 agents logged in, none available, 7 queued:
+// HD304) is evidence only when read within LIVE_ACTIVITY_MAX_AGE of the contact's end.
+// These tests move the story in time: the contact ends some minutes before the real now.
+
+/// `v` with every time in it moved by `by` (CXone's "never", `0001-01-01`, stays).
+fn shifted(v: &Value, by: chrono::Duration) -> Value {
+    use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+    match v {
+        Value::String(s) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) if t.year() > 2000 => Value::String(
+                (t.with_timezone(&Utc) + by).to_rfc3339_opts(SecondsFormat::Millis, true),
+            ),
+            _ => v.clone(),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(|x| shifted(x, by)).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| (k.clone(), shifted(x, by))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Serves the story's completed contact (record and state history) moved so that it
+/// ended `ago` before now, and its skill's activity as read now. Returns the shift, to
+/// move the webhook the same way.
+async fn story_ended(cxone: &CxoneStub, ago: chrono::Duration) -> chrono::Duration {
+    let contact = cxone.fixture("contact_completed");
+    let start: chrono::DateTime<chrono::Utc> = contact["contactId"]["contactStartDate"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let total = contact["contactId"]["totalDurationSeconds"]
+        .as_f64()
+        .unwrap();
+    let end = start + chrono::Duration::milliseconds((total * 1000.0) as i64);
+    let now = chrono::Utc::now();
+    let by = now - ago - end;
+    cxone.contact(CONTACT_ID, 200, shifted(&contact, by)).await;
+    cxone
+        .state_history(CONTACT_ID, 200, shifted(&cxone.fixture("statehistory"), by))
+        .await;
+    let activity = cxone.fixture("skill_activity");
+    let read: chrono::DateTime<chrono::Utc> = activity["skillActivity"][0]["serverTime"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    cxone
+        .skill_activity(
+            crate::support::cxone_stub::SKILL_ID,
+            200,
+            shifted(&activity, now - read),
+        )
+        .await;
+    by
+}
+
+/// The sample webhook moved by `by` (its handover request), unique to this test.
+fn event_shifted(name: &str, by: chrono::Duration) -> Vec<u8> {
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/webhooks/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["occurredAt"] = shifted(&v["occurredAt"], by);
+    v["eventId"] = Value::String(format!("{name}:{}", uuid::Uuid::new_v4()));
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// The scan event of the story's contact, as the periodic scan publishes it.
+fn scan_event_body(by: chrono::Duration) -> Vec<u8> {
+    let record = shifted(&crate::support::cxone_stub::shape("contact_completed"), by);
+    let suspect = handover_doctor::scan::Suspect {
+        contact_id: CONTACT_ID.to_string(),
+        why: handover_doctor::scan::Suspicion::AbandonedInQueue,
+        contact: serde_json::from_value(record["contactId"].clone()).unwrap(),
+    };
+    handover_doctor::scan::scan_event(&suspect).to_json()
+}
+
+fn reported(outcome: Outcome) -> Box<handover_doctor::diagnosis::Diagnosis> {
+    match outcome {
+        Outcome::Reported(d) => d,
+        other => panic!("expected a report, got {other:?}"),
+    }
+}
+
+fn says_staffing_not_judged(d: &handover_doctor::diagnosis::Diagnosis) -> bool {
+    d.timeline
+        .iter()
+        .any(|t| t.event == "LiveStaffingNotJudged" && t.detail.contains("past contact"))
+}
+
+#[tokio::test]
+async fn a_fresh_webhook_is_judged_by_the_staffing_read_with_it() {
+    let cxone = CxoneStub::start().await;
+    let mut s = Stepper::start("staffing-fresh", &cxone).await;
+    answer(&cxone, Cxone::Completed).await;
+    let by = story_ended(&cxone, chrono::Duration::minutes(1)).await;
+    s.publish("fresh-1", event_shifted("signal-ok-abandoned", by))
+        .await;
+    let d = reported(s.step().await);
+    let codes: Vec<&str> = d.findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(
+        codes.contains(&"HD304") && codes.contains(&"HD205"),
+        "a backlog seen a minute after the caller gave up: {codes:?}"
+    );
+    assert!(!says_staffing_not_judged(&d), "{:?}", d.timeline);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_recheck_long_after_the_contact_ended_does_not_judge_it_by_the_staffing_seen_now() {
+    let cxone = CxoneStub::start().await;
+    let mut s = Stepper::start("staffing-recheck", &cxone).await;
+    // The contact ended 20 minutes ago; the webhook came while it was still live.
+    answer(&cxone, Cxone::Pending).await;
+    let by = {
+        let contact = cxone.fixture("contact_completed");
+        let start: chrono::DateTime<chrono::Utc> = contact["contactId"]["contactStartDate"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        chrono::Utc::now()
+            - chrono::Duration::minutes(20)
+            - (start + chrono::Duration::seconds(317))
+    };
+    s.publish("recheck-1", event_shifted("signal-ok-abandoned", by))
+        .await;
+    assert!(
+        matches!(s.step().await, Outcome::Rechecked(d) if d == Duration::from_secs(RECHECK_DELAYS[0])),
+        "pending at first"
+    );
+    s.expire_now().await;
+    // The re-check finds it over, ended 20 minutes before this read.
+    answer(&cxone, Cxone::Completed).await;
+    story_ended(&cxone, chrono::Duration::minutes(20)).await;
+    let d = reported(s.step().await);
+    let codes: Vec<&str> = d.findings.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(d.verdict.code.as_str(), "HD205", "{codes:?}");
+    assert!(
+        !codes.contains(&"HD304") && !codes.contains(&"HD303"),
+        "{codes:?}"
+    );
+    assert!(says_staffing_not_judged(&d), "{:?}", d.timeline);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_scan_event_for_a_contact_that_ended_long_ago_is_not_judged_by_the_staffing_seen_now() {
+    let cxone = CxoneStub::start().await;
+    let mut s = Stepper::start("staffing-scan", &cxone).await;
+    answer(&cxone, Cxone::Completed).await;
+    // As the periodic scan finds them: warehoused and listed some 25 minutes after the end.
+    let by = story_ended(&cxone, chrono::Duration::minutes(25)).await;
+    s.publish("scan-1", scan_event_body(by)).await;
+    let d = reported(s.step().await);
+    let codes: Vec<&str> = d.findings.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(d.event_id, format!("scan:{CONTACT_ID}"));
+    assert_eq!(d.verdict.code.as_str(), "HD205", "{codes:?}");
+    assert!(
+        !codes.contains(&"HD304") && !codes.contains(&"HD303"),
+        "{codes:?}"
+    );
+    assert!(says_staffing_not_judged(&d), "{:?}", d.timeline);
+    assert_eq!(
+        cxone.api_requests("skills/4412877/activity").await,
+        1,
+        "the activity was read, and set aside"
+    );
+    s.stop().await;
+}
+
+// What the worker retries: a read that failed through every retry of the client (on any
+// look-up the verdict depends on); never an answer a retry would only repeat.
+
+#[tokio::test]
+async fn an_active_contact_check_that_keeps_failing_sends_the_job_to_the_retry_queue() {
+    let cxone = CxoneStub::start().await;
+    let mut s = Stepper::start("retry-active", &cxone).await;
+    answer(&cxone, Cxone::Completed).await;
+    cxone
+        .active(CONTACT_ID, 503, serde_json::json!({"error": "unavailable"}))
+        .await;
+    s.publish("active-1", fresh_event("signal-ok-abandoned"))
+        .await;
+    let first = s.step().await;
+    assert!(
+        matches!(first, Outcome::Retried(d) if d == Duration::from_secs(RETRY_DELAYS[0])),
+        "{first:?}"
+    );
+    assert_eq!(s.expire_now().await, RETRY_DELAYS[0]);
+    answer(&cxone, Cxone::Completed).await;
+    let d = reported(s.step().await);
+    let codes: Vec<&str> = d.findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(
+        codes.contains(&"HD205") && !codes.contains(&"HD503"),
+        "{codes:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_rejected_read_is_reported_at_once_not_retried() {
+    let cxone = CxoneStub::start().await;
+    let mut s = Stepper::start("rejected", &cxone).await;
+    answer(&cxone, Cxone::Completed).await;
+    cxone
+        .contact(
+            CONTACT_ID,
+            400,
+            serde_json::json!({"error": "InvalidParameter"}),
+        )
+        .await;
+    s.publish("rejected-1", fresh_event("signal-ok-abandoned"))
+        .await;
+    let d = reported(s.step().await);
+    let hd503 = d
+        .findings
+        .iter()
+        .find(|f| f.code.as_str() == "HD503")
+        .unwrap_or_else(|| panic!("{:?}", d.findings));
+    assert!(hd503.message.contains("not retried"), "{}", hd503.message);
+    assert_eq!(
+        cxone.api_requests(&format!("contacts/{CONTACT_ID}")).await,
+        1,
+        "neither the client nor the worker asked again"
+    );
+    s.stop().await;
+}
+
+/// The story, ended `ago` before now, with its skill's activity failing through every
+/// retry of the client.
+async fn activity_failing(cxone: &CxoneStub, ago: chrono::Duration) -> chrono::Duration {
+    answer(cxone, Cxone::Completed).await;
+    let by = story_ended(cxone, ago).await;
+    cxone
+        .respond_times(
+            "skills/4412877/activity",
+            u64::MAX,
+            wiremock::ResponseTemplate::new(503),
+        )
+        .await;
+    by
+}
+
+#[tokio::test]
+async fn a_failing_activity_read_is_retried_while_the_activity_would_be_evidence() {
+    let cxone = CxoneStub::start().await;
+    let mut s = Stepper::start("retry-activity", &cxone).await;
+    // A webhook a minute after the end: the staffing read now is the caller's.
+    let by = activity_failing(&cxone, chrono::Duration::minutes(1)).await;
+    s.publish("activity-1", event_shifted("signal-ok-abandoned", by))
+        .await;
+    let first = s.step().await;
+    assert!(
+        matches!(first, Outcome::Retried(d) if d == Duration::from_secs(RETRY_DELAYS[0])),
+        "{first:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_activity_read_holds_back_no_scan_event_for_a_past_contact() {
+    let cxone = CxoneStub::start().await;
+    let mut s = Stepper::start("no-retry-activity", &cxone).await;
+    // 25 minutes after the end, the activity could not be evidence however it answered.
+    let by = activity_failing(&cxone, chrono::Duration::minutes(25)).await;
+    s.publish("activity-2", scan_event_body(by)).await;
+    let d = reported(s.step().await);
+    assert_eq!(d.event_id, format!("scan:{CONTACT_ID}"));
+    let codes: Vec<&str> = d.findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(
+        codes.contains(&"HD205") && codes.contains(&"HD503"),
+        "reported at once, saying what failed: {codes:?}"
+    );
+    s.stop().await;
 }

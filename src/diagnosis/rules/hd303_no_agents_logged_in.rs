@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::Rule;
-use super::support::{finding, hms, skill_label};
+use super::support::{finding, hms, live_activity, skill_label};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;
 use crate::diagnosis::model::{Finding, Severity};
@@ -26,7 +26,9 @@ impl Rule for NoAgentsLoggedIn {
                 .filter(|x| x.is_active != Some(false) && x.is_skill_active != Some(false))
                 .count()
         });
-        let activity = facts.skill_activity.found();
+        // Live activity only while it is evidence about this contact; the assignments are
+        // configuration and count whenever.
+        let activity = live_activity(ev);
         let logged_in = activity.and_then(|a| a.agents_logged_in);
         let when = activity
             .and_then(|a| a.server_time)

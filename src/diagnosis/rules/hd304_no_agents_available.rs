@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::Rule;
-use super::support::{finding, hms, secs, skill_label};
+use super::support::{finding, hms, live_activity, secs, skill_label};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;
 use crate::diagnosis::model::{Finding, Severity};
@@ -19,7 +19,7 @@ impl Rule for NoAgentsAvailable {
     const DOC: &'static str = include_str!("hd304_no_agents_available.md");
 
     fn check(&self, ev: &Evidence) -> Option<Finding> {
-        let a = ev.facts()?.skill_activity.found()?;
+        let a = live_activity(ev)?;
         let logged_in = a.agents_logged_in?;
         let available = a.agents_available?;
         let queued = a.queue_count.unwrap_or(0.0);

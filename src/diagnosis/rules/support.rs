@@ -5,9 +5,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
-use crate::cxone::types::{Contact, ContactState};
+use crate::cxone::types::{Contact, ContactState, SkillActivity};
 use crate::diagnosis::codes::Code;
-use crate::diagnosis::evidence::{CxoneEvidence, CxoneProblem, Evidence, ProblemKind};
+use crate::diagnosis::evidence::{CxoneProblem, Evidence, ProblemKind};
 use crate::diagnosis::model::{Finding, Severity};
 use crate::diagnosis::signal::{self, SignalError, SignalResult};
 use crate::event::{HandoverEvent, Mechanism, PLACEHOLDER_CONTACT_ID};
@@ -263,6 +263,155 @@ pub fn contact_end(ev: &Evidence) -> Option<DateTime<Utc>> {
     None
 }
 
+/// How long after the handover failed the target skill's **live** activity
+/// (`GET /skills/{id}/activity`: agents logged in and available, contacts queued, as they
+/// are when the diagnosis reads them) still counts as evidence about it: 15 minutes.
+///
+/// The moment is [`live_activity_freshness`]'s: the contact's end, which is the last
+/// moment the caller was waiting for an agent (nothing the skill did afterwards could have
+/// reached them), or the read itself while the contact is still live. The bound:
+/// * a webhook is diagnosed seconds after the failure, and the re-check that finds a
+///   pending contact over (`RECHECK_DELAYS_SECS`, at most 600 s apart by default) reads
+///   within 10 minutes of its end: their staffing evidence is kept;
+/// * a scan lists a contact only once it is warehoused, about 15 minutes after it ended
+///   (`shared/domain/cxone.md` 3.9), so periodic scan events (15–45 minutes old), the
+///   `scan` command over past hours or days, and `diagnose --contact-id` on an old contact
+///   are judged without it;
+/// * agent availability turns over within a couple of handle times (a voice contact takes
+///   minutes), and staffing plans change at their interval boundaries (CXone WFM and
+///   reporting work in 15-minute intervals): a read further from the failure may describe
+///   another shift than the one the caller met.
+///
+/// HD303 (its "nobody logged in" half) and HD304 are not raised from an activity read
+/// later than this; the skill's configuration (HD301, HD302, HD306, HD303's assignments)
+/// and its hours at the contact's own time (HD305) still count.
+pub const LIVE_ACTIVITY_MAX_AGE: Duration = Duration::minutes(15);
+
+/// Whether the skill's live activity, read at the diagnosis's `now`, says something about
+/// this contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// The contact is still live: the activity is what the caller meets now.
+    Live,
+    /// Read this long after the moment (at most [`LIVE_ACTIVITY_MAX_AGE`]): evidence.
+    Recent {
+        /// What the moment is.
+        moment: Moment,
+        /// When it was.
+        at: DateTime<Utc>,
+        /// How long before the read.
+        age: Duration,
+    },
+    /// Read more than [`LIVE_ACTIVITY_MAX_AGE`] after the moment: not evidence.
+    TooOld {
+        /// What the moment is.
+        moment: Moment,
+        /// When it was.
+        at: DateTime<Utc>,
+        /// How long before the read.
+        age: Duration,
+    },
+    /// Nothing tells when the handover failed (no end or start of the contact, no
+    /// request time).
+    Unknown,
+}
+
+/// The moment the live activity is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// The contact ended (its start plus duration, or its final state).
+    ContactEnded,
+    /// The handover was requested (the event's `occurredAt`, else `receivedAt`): the
+    /// contact's end is unknown (not found, not read, or not yet in its record).
+    HandoverRequested,
+    /// The contact started: its end is unknown and there is no later request time.
+    ContactStarted,
+}
+
+impl Moment {
+    /// How a sentence names it: "the contact ended".
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Moment::ContactEnded => "the contact ended",
+            Moment::HandoverRequested => "the handover was requested",
+            Moment::ContactStarted => "the contact started",
+        }
+    }
+}
+
+impl Freshness {
+    /// True when live activity read now is evidence about the contact: it is live, or
+    /// the moment is within [`LIVE_ACTIVITY_MAX_AGE`]. An unknown moment is not: nothing
+    /// shows the read was close to the failure.
+    pub fn is_evidence(self) -> bool {
+        matches!(self, Freshness::Live | Freshness::Recent { .. })
+    }
+}
+
+/// How far the diagnosis's `now` (when the skill's activity was read; the client's skill
+/// cache is seconds long) is from the moment the handover failed: the contact's end; while
+/// the contact is live, [`Freshness::Live`]; when its end is unknown, the later of the
+/// handover request and the contact's start.
+pub fn live_activity_freshness(ev: &Evidence) -> Freshness {
+    if ev.contact().is_some() && still_active(ev) {
+        return Freshness::Live;
+    }
+    // Without an end, the failure came after both the request and the contact's start:
+    // the later of the two is the closest known moment.
+    let moment = contact_end(ev)
+        .map(|t| (Moment::ContactEnded, t))
+        .or_else(|| {
+            let requested = ev.requested_at().map(|t| (Moment::HandoverRequested, t));
+            let started = ev
+                .contact()
+                .and_then(|c| c.contact_start_date)
+                .map(|t| (Moment::ContactStarted, t));
+            requested.into_iter().chain(started).max_by_key(|(_, t)| *t)
+        });
+    let Some((moment, at)) = moment else {
+        return Freshness::Unknown;
+    };
+    // A read before the moment (clock skew, a contact ending as it is read) is fresh.
+    let age = (ev.now - at).max(Duration::zero());
+    if age <= LIVE_ACTIVITY_MAX_AGE {
+        Freshness::Recent { moment, at, age }
+    } else {
+        Freshness::TooOld { moment, at, age }
+    }
+}
+
+/// The skill's live activity, when it was read and is evidence about this contact
+/// ([`live_activity_freshness`]); the rules judging staffing (HD303, HD304) read it only
+/// through this.
+pub fn live_activity(ev: &Evidence) -> Option<&SkillActivity> {
+    let activity = ev.facts()?.skill_activity.found()?;
+    live_activity_freshness(ev)
+        .is_evidence()
+        .then_some(activity)
+}
+
+/// One sentence on live activity set aside, when it was read but is not evidence (the
+/// timeline carries it); `None` when it is evidence or was not read.
+pub fn live_activity_not_judged(ev: &Evidence) -> Option<String> {
+    ev.facts()?.skill_activity.found()?;
+    let skill = skill_label(ev);
+    let bound = LIVE_ACTIVITY_MAX_AGE.num_minutes();
+    Some(match live_activity_freshness(ev) {
+        Freshness::Live | Freshness::Recent { .. } => return None,
+        Freshness::TooOld { moment, at, age } => format!(
+            "live staffing of {skill} could not be judged for this past contact: its activity was read at {}, {} after {} ({}), and says nothing about a contact more than {bound} min old (HD303/HD304 are not raised from it)",
+            hms(ev.now),
+            secs(age.num_seconds() as f64),
+            moment.phrase(),
+            hms(at),
+        ),
+        Freshness::Unknown => format!(
+            "live staffing of {skill} could not be judged: nothing tells when this contact's handover failed, so its activity read at {} may describe another time (HD303/HD304 are not raised from it)",
+            hms(ev.now),
+        ),
+    })
+}
+
 /// Whether the contact ever reached a queue: from the state history, else from
 /// `inQueueSeconds`, else — for a live contact, whose active shape has no totals — from
 /// its current state (still in pre-queue: not yet); `None` when CXone does not say.
@@ -374,12 +523,11 @@ pub fn clip(text: &str, max: usize) -> String {
 
 /// Every failed CXone look-up of one kind (the whole-check failure included).
 pub fn problems(ev: &Evidence, kind: ProblemKind) -> Vec<&CxoneProblem> {
-    let all: Vec<&CxoneProblem> = match &ev.cxone {
-        CxoneEvidence::NotConfigured => Vec::new(),
-        CxoneEvidence::Unreachable(p) => vec![p],
-        CxoneEvidence::Checked(f) => f.problems(),
-    };
-    all.into_iter().filter(|p| p.kind == kind).collect()
+    ev.cxone
+        .problems()
+        .into_iter()
+        .filter(|p| p.kind == kind)
+        .collect()
 }
 
 /// The finding of HD501/HD502/HD503: what failed, and what the diagnosis lacks because of it.
@@ -430,6 +578,152 @@ mod tests {
         );
         assert!(!s.contains("eyJhbGci"));
         assert_eq!(clip("abcdef", 3), "abc…");
+    }
+
+    use crate::diagnosis::evidence::{CxoneEvidence, CxoneFacts, Lookup};
+    use crate::event::HandoverEvent;
+    use serde_json::json;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// Evidence read at `now` for a contact (its JSON record, `None`: not found) whose
+    /// skill's live activity was read, with or without a webhook event requested at
+    /// `requested`.
+    fn evidence(
+        contact: Option<serde_json::Value>,
+        active: bool,
+        requested: Option<&str>,
+        now: &str,
+    ) -> Evidence {
+        let event = requested.map(|at| {
+            HandoverEvent::parse(
+                format!(
+                    r#"{{"conversationId":"c","occurredAt":"{at}","cxone":{{"contactId":"1"}}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap()
+        });
+        Evidence {
+            event,
+            contact_id: Some("1".into()),
+            cxone: CxoneEvidence::Checked(Box::new(CxoneFacts {
+                contact: match contact {
+                    Some(c) => Lookup::Found(serde_json::from_value(c).unwrap()),
+                    None => Lookup::NotFound,
+                },
+                still_active: Lookup::Found(active),
+                skill_activity: Lookup::Found(SkillActivity {
+                    agents_logged_in: Some(0.0),
+                    ..SkillActivity::default()
+                }),
+                ..CxoneFacts::default()
+            })),
+            required_context_keys: Vec::new(),
+            now: t(now),
+        }
+    }
+
+    #[test]
+    fn live_activity_is_evidence_only_within_fifteen_minutes_of_the_contacts_end() {
+        let ended = |start: &str, total: Option<f64>, now: &str| {
+            evidence(
+                Some(
+                    json!({"contactId": 1, "contactStartDate": start, "totalDurationSeconds": total}),
+                ),
+                false,
+                None,
+                now,
+            )
+        };
+        // Ended 10 minutes before the read (07:40 + 600 s).
+        let ev = ended("2026-05-13T07:40:00Z", Some(600.0), "2026-05-13T08:00:00Z");
+        assert!(live_activity(&ev).is_some());
+        assert!(live_activity_not_judged(&ev).is_none());
+        // Started 50 minutes before but lasted 40: ended exactly 15 minutes before.
+        let ev = ended("2026-05-13T07:10:00Z", Some(2400.0), "2026-05-13T08:05:00Z");
+        assert!(live_activity(&ev).is_some());
+        // A second more, and the activity is someone else's afternoon.
+        let ev = ended("2026-05-13T07:10:00Z", Some(2400.0), "2026-05-13T08:05:01Z");
+        assert!(live_activity(&ev).is_none());
+        assert_eq!(
+            live_activity_freshness(&ev),
+            Freshness::TooOld {
+                moment: Moment::ContactEnded,
+                at: t("2026-05-13T07:50:00Z"),
+                age: Duration::seconds(901)
+            }
+        );
+        let note = live_activity_not_judged(&ev).unwrap();
+        assert!(note.contains("could not be judged"), "{note}");
+        assert!(
+            note.contains("07:50:00 UTC") && note.contains("15 min"),
+            "{note}"
+        );
+        // Ended yesterday: whatever the contact's request or start, its end decides.
+        let ev = ended("2026-05-12T14:21:44Z", Some(317.0), "2026-05-13T08:00:00Z");
+        assert!(live_activity(&ev).is_none());
+    }
+
+    #[test]
+    fn a_live_contact_is_judged_by_the_activity_it_meets_now() {
+        let ev = evidence(
+            Some(json!({"contactId": 1, "contactStartDate": "2026-05-12T14:21:44Z"})),
+            true,
+            None,
+            "2026-05-13T08:00:00Z",
+        );
+        assert_eq!(live_activity_freshness(&ev), Freshness::Live);
+        assert!(live_activity(&ev).is_some());
+    }
+
+    #[test]
+    fn without_an_end_the_request_or_the_start_whichever_is_later_is_the_moment() {
+        // Not found: the handover request decides.
+        let recent = evidence(
+            None,
+            false,
+            Some("2026-05-13T07:55:00Z"),
+            "2026-05-13T08:00:00Z",
+        );
+        assert!(live_activity(&recent).is_some());
+        let old = evidence(
+            None,
+            false,
+            Some("2026-05-13T07:00:00Z"),
+            "2026-05-13T08:00:00Z",
+        );
+        assert!(matches!(
+            live_activity_freshness(&old),
+            Freshness::TooOld {
+                moment: Moment::HandoverRequested,
+                ..
+            }
+        ));
+        // A record without totals, not live: its start, or a later request.
+        let started = json!({"contactId": 1, "contactStartDate": "2026-05-13T07:00:00Z"});
+        let ev = evidence(Some(started.clone()), false, None, "2026-05-13T08:00:00Z");
+        assert!(matches!(
+            live_activity_freshness(&ev),
+            Freshness::TooOld {
+                moment: Moment::ContactStarted,
+                ..
+            }
+        ));
+        let ev = evidence(
+            Some(started),
+            false,
+            Some("2026-05-13T07:58:00Z"),
+            "2026-05-13T08:00:00Z",
+        );
+        assert!(live_activity(&ev).is_some());
+        // Nothing tells when: not evidence, and the timeline says so.
+        let ev = evidence(None, false, None, "2026-05-13T08:00:00Z");
+        assert_eq!(live_activity_freshness(&ev), Freshness::Unknown);
+        assert!(live_activity(&ev).is_none());
+        assert!(live_activity_not_judged(&ev).is_some());
     }
 
     #[test]
