@@ -1,6 +1,6 @@
 //! Property tests of what parses untrusted bytes: the event parser (and, with the receiver,
-//! the signature verifier). They stand in for fuzzing: cargo-fuzz needs a nightly
-//! toolchain, which this project's machines cannot install.
+//! the signature verifier). They run with every `cargo test` on stable; the
+//! coverage-guided fuzzing of the same code (cargo-fuzz, nightly) is `bench/fuzz.sh`.
 //!
 //! The default number of cases keeps `cargo test` quick; a long run is
 //! `PROPTEST_CASES=200000 cargo test --release --test it proptests`. Failures found are
