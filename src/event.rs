@@ -279,7 +279,10 @@ impl HandoverEvent {
 
     /// The canonical JSON form that is queued.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("an event always serialises")
+        // Sized once for a typical event instead of grown by doubling from nothing.
+        let mut out = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut out, self).expect("an event always serialises");
+        out
     }
 
     /// The contact id the Signal API targets, unless absent or the placeholder.

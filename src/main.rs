@@ -8,6 +8,12 @@ use handover_doctor::cli::Cli;
 use handover_doctor::commands;
 use handover_doctor::config::Env;
 
+/// mimalloc instead of glibc's malloc: the receiver's request path allocates in one
+/// thread and frees in another (actix workers, lapin's I/O loop), where glibc's arenas
+/// spent about a fifth of the receiver's CPU (bench/README.md, "Ingest").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -97,6 +97,35 @@ pub enum Root<'a> {
     NotObject,
 }
 
+/// A map key, borrowed from the body unless it holds escapes. (serde's own
+/// `Deserialize` for `Cow<str>` always allocates: it would cost one `String` per key.)
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v)))
+    }
+}
+
 const SECTIONS: [&str; 4] = ["flow", "cxone", "handover", "voice"];
 const ROOT_SCALARS: [&str; 12] = [
     "conversationId",
@@ -130,7 +159,7 @@ impl<'de> Visitor<'de> for RootVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut obj = Object::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if key == "context" {
                 obj.context = map.next_value_seed(ContextSeed)?;
             } else if key == "contextKeys" {
@@ -233,7 +262,7 @@ impl<'de> Visitor<'de> for ScalarSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         if self.section {
             let mut fields = Vec::new();
-            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                 let v = map.next_value_seed(ScalarSeed { section: false })?;
                 fields.push((key, v));
             }
@@ -279,7 +308,7 @@ impl<'de> Visitor<'de> for ContextSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         // Later duplicates win, as in a JSON map: keep the last emptiness per key.
         let mut keys: Vec<(String, bool)> = Vec::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             let filled = map.next_value_seed(Filled)?;
             match keys.iter_mut().find(|(k, _)| *k == key) {
                 Some(entry) => entry.1 = filled,

@@ -506,15 +506,24 @@ fn header_u32(h: &FieldTable, key: &str) -> Option<u32> {
 }
 
 fn properties(msg: &OutMessage, topology: &Topology) -> BasicProperties {
+    // Only what the defaults do not say: every header costs allocations on the
+    // receiver's request path. The event id rides in `message_id` unless it is too long
+    // for a short string (ids may be 256 characters, up to 1 KB of UTF-8); the attempt
+    // is 0 when absent.
+    let message_id = ShortString::try_new(msg.id.clone()).ok();
     let mut h = FieldTable::default();
-    h.insert(
-        H_EVENT_ID.into(),
-        AMQPValue::LongString(msg.id.as_str().into()),
-    );
-    h.insert(
-        H_ATTEMPT.into(),
-        AMQPValue::LongLongInt(i64::from(msg.attempt)),
-    );
+    if message_id.is_none() {
+        h.insert(
+            H_EVENT_ID.into(),
+            AMQPValue::LongString(msg.id.as_str().into()),
+        );
+    }
+    if msg.attempt > 0 {
+        h.insert(
+            H_ATTEMPT.into(),
+            AMQPValue::LongLongInt(i64::from(msg.attempt)),
+        );
+    }
     if msg.rechecks > 0 {
         h.insert(
             H_RECHECKS.into(),
@@ -542,7 +551,7 @@ fn properties(msg: &OutMessage, topology: &Topology) -> BasicProperties {
         .with_delivery_mode(2)
         .with_content_type("application/json".into())
         .with_headers(h);
-    if let Ok(id) = ShortString::try_new(msg.id.clone()) {
+    if let Some(id) = message_id {
         props = props.with_message_id(id);
     }
     props

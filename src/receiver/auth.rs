@@ -32,9 +32,10 @@ pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 /// Static key header.
 pub const API_KEY: &str = "x-api-key";
 
-/// A signing secret, decoded once at start.
+/// A signing secret, decoded once at start and kept as the HMAC state keyed with it (the
+/// key schedule is two SHA-256 blocks: done once, not per request).
 #[derive(Clone)]
-pub struct SigningKey(Vec<u8>);
+pub struct SigningKey(HmacSha256);
 
 impl SigningKey {
     /// A `whsec_` secret is base64 after the prefix (Standard Webhooks); any other secret
@@ -49,15 +50,21 @@ impl SigningKey {
             return Err("WEBHOOK_SIGNING_SECRETS has an empty entry".into());
         }
         match secret.strip_prefix("whsec_") {
-            Some(b64) => B64.decode(b64).map(SigningKey).map_err(|_| {
+            Some(b64) => B64.decode(b64).map(|k| Self::keyed(&k)).map_err(|_| {
                 "WEBHOOK_SIGNING_SECRETS: a whsec_ secret must be base64 after the prefix".into()
             }),
-            None => Ok(SigningKey(secret.as_bytes().to_vec())),
+            None => Ok(Self::keyed(secret.as_bytes())),
         }
     }
 
+    fn keyed(key: &[u8]) -> Self {
+        SigningKey(
+            <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length"),
+        )
+    }
+
     fn mac(&self) -> HmacSha256 {
-        <HmacSha256 as KeyInit>::new_from_slice(&self.0).expect("HMAC takes keys of any length")
+        self.0.clone()
     }
 
     /// `sha256=<hex>` over `"<timestamp>.<body>"`: the Cognigy scheme (and what `sign` prints).
