@@ -14,8 +14,12 @@
 # Knobs (environment):
 #   WRK_THREADS=2 WRK_CONNECTIONS=64 WRK_DURATION=15s   the load (wrk -t -c -d)
 #   WARMUP=3s          an unmeasured run per receiver first (JIT-free, but warms the broker)
-#   ROUNDS=2           measured rounds, receivers interleaved; the best round of each counts
-#   GOAL_RATIO=0.90    full >= GOAL_RATIO x minimal to pass
+#   ROUNDS=5           measured rounds, receivers interleaved (minimal, full, minimal, ...)
+#   GOAL_RATIO=0.90    the verdict: the median over the rounds of full/minimal (each round's
+#                      pair measured back to back) >= GOAL_RATIO. Requests/s of a single
+#                      15 s run moves by +-20 % on a 2-core machine shared with wrk and the
+#                      broker, so no single round decides; the best-round ratio and the
+#                      ratio of the medians are printed too.
 #   RECEIVERS="minimal full"   measure only some ("minimal" alone gives no verdict)
 #   MINIMAL_ARGS=""    extra flags for the minimal receiver (e.g. "--channels 4", "--parse")
 #   MINIMAL_HMAC=1     the minimal receiver checks the Cognigy HMAC too
@@ -33,7 +37,7 @@ WRK_THREADS="${WRK_THREADS:-2}"
 WRK_CONNECTIONS="${WRK_CONNECTIONS:-64}"
 WRK_DURATION="${WRK_DURATION:-15s}"
 WARMUP="${WARMUP:-3s}"
-ROUNDS="${ROUNDS:-2}"
+ROUNDS="${ROUNDS:-5}"
 GOAL_RATIO="${GOAL_RATIO:-0.90}"
 RECEIVERS="${RECEIVERS:-minimal full}"
 REQUESTS="${REQUESTS:-256}"
@@ -200,16 +204,39 @@ fi
 
 full_rps="$(field rps "x ${BEST[full]}")"
 min_rps="$(field rps "x ${BEST[minimal]}")"
-non2xx=$(($(field non2xx "x ${BEST[full]}") + $(field non2xx "x ${BEST[minimal]}")))
-ratio="$(awk -v f="$full_rps" -v m="$min_rps" 'BEGIN { printf "%.3f", f / m }')"
-echo "best rounds: full $full_rps req/s, minimal $min_rps req/s -> ratio full/minimal = $ratio (goal >= $GOAL_RATIO)"
+best_ratio="$(awk -v f="$full_rps" -v m="$min_rps" 'BEGIN { printf "%.3f", f / m }')"
+# Per round: full/minimal of the pair measured back to back; then the median of those, and
+# the ratio of each receiver's median requests/s.
+read -r median_ratio medians_ratio pairs <<<"$(awk '
+  function median(a, n,   i, j, t) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  { r = $0; sub(/.* rps=/, "", r); sub(/ .*/, "", r); rps[$1, $2] = r + 0; if ($2 > rounds) rounds = $2 }
+  END {
+    n = 0; nf = 0; nm = 0; list = ""
+    for (i = 1; i <= rounds; i++) {
+      if ((("full", i) in rps) && (("minimal", i) in rps)) {
+        q[++n] = rps["full", i] / rps["minimal", i]; list = list sprintf("%s%.3f", (n > 1 ? "," : ""), q[n])
+      }
+      if (("full", i) in rps) f[++nf] = rps["full", i]
+      if (("minimal", i) in rps) m[++nm] = rps["minimal", i]
+    }
+    printf "%.3f %.3f %s\n", median(q, n), median(f, nf) / median(m, nm), list
+  }' "$RESULTS")"
+non2xx=0
+while read -r name round res; do
+  non2xx=$((non2xx + $(field non2xx "x $res")))
+done <"$RESULTS"
+echo "per round full/minimal: $pairs"
+echo "median of the per-round ratios = $median_ratio (goal >= $GOAL_RATIO); ratio of the median req/s = $medians_ratio; best rounds: full $full_rps, minimal $min_rps req/s -> $best_ratio"
 if [[ "$non2xx" -ne 0 ]]; then
-  echo "VERDICT: FAIL - $non2xx non-2xx answers in the best rounds (see $WORK when KEEP_WORK=1)"
+  echo "VERDICT: FAIL - $non2xx non-2xx answers (see $WORK when KEEP_WORK=1)"
   exit 1
 fi
-if awk -v r="$ratio" -v g="$GOAL_RATIO" 'BEGIN { exit !(r >= g) }'; then
-  echo "VERDICT: PASS - the full receiver is within $(awk -v g="$GOAL_RATIO" 'BEGIN { printf "%d", (1 - g) * 100 + 0.5 }')% of the minimal one"
+if awk -v r="$median_ratio" -v g="$GOAL_RATIO" 'BEGIN { exit !(r >= g) }'; then
+  echo "VERDICT: PASS - the full receiver is within $(awk -v g="$GOAL_RATIO" 'BEGIN { printf "%d", (1 - g) * 100 + 0.5 }')% of the minimal one (median of $ROUNDS rounds)"
 else
-  echo "VERDICT: FAIL - the full receiver is below $GOAL_RATIO x the minimal one"
+  echo "VERDICT: FAIL - the full receiver is below $GOAL_RATIO x the minimal one (median of $ROUNDS rounds)"
   exit 1
 fi

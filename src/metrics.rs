@@ -21,6 +21,9 @@ pub struct Metrics {
     notifications: Family<Labels, Counter>,
     cxone_requests: Family<Labels, Counter>,
     queue_up: Gauge,
+    /// `handover_webhooks_total{outcome="accepted"}`, resolved once: the receiver's
+    /// request path counts every 202 without a label lookup.
+    accepted: Counter,
 }
 
 impl Default for Metrics {
@@ -33,7 +36,7 @@ impl Metrics {
     /// A fresh registry with every family of CONTRACT.md section 4 registered.
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let webhooks = Family::default();
+        let webhooks: Family<Labels, Counter> = Family::default();
         let jobs = Family::default();
         let findings = Family::default();
         let notifications = Family::default();
@@ -69,7 +72,11 @@ impl Metrics {
             "1 while the queue is connected",
             queue_up.clone(),
         );
+        let accepted = webhooks
+            .get_or_create(&vec![("outcome", "accepted".to_string())])
+            .clone();
         Metrics {
+            accepted,
             registry,
             webhooks,
             jobs,
@@ -82,6 +89,10 @@ impl Metrics {
 
     /// Counts a webhook answer: `accepted`, or the error code (`invalid_signature`, ...).
     pub fn webhook(&self, outcome: &str) {
+        if outcome == "accepted" {
+            self.accepted.inc();
+            return;
+        }
         self.webhooks
             .get_or_create(&vec![("outcome", outcome.to_string())])
             .inc();

@@ -74,6 +74,9 @@ pub struct RabbitQueue {
     connected: AtomicBool,
     connected_notify: tokio::sync::Notify,
     cancel: CancellationToken,
+    /// `P.jobs` as a routing key, made once (`None` if the name is too long for an AMQP
+    /// short string: every publish there then fails with that error).
+    jobs_key: Option<ShortString>,
 }
 
 impl std::fmt::Debug for RabbitQueue {
@@ -102,11 +105,12 @@ impl RabbitQueue {
     /// runs in the background; see [`RabbitQueue::wait_connected`]).
     pub fn start(settings: RabbitSettings, cancel: CancellationToken) -> Arc<Self> {
         let q = Arc::new(RabbitQueue {
-            settings,
             publisher: RwLock::new(None),
             connected: AtomicBool::new(false),
             connected_notify: tokio::sync::Notify::new(),
             cancel,
+            jobs_key: ShortString::try_new(settings.topology.jobs()).ok(),
+            settings,
         });
         tokio::spawn(q.clone().supervise());
         q
@@ -205,7 +209,12 @@ impl RabbitQueue {
 
     pub(crate) async fn publish(&self, target: Target, msg: OutMessage) -> Result<(), QueueError> {
         let p = self.current()?;
-        let key = self.routing_key(target);
+        // `P.jobs` is named once (the receiver publishes there on every request).
+        let key = match (target, &self.jobs_key) {
+            (Target::Jobs, Some(k)) => k.clone(),
+            _ => ShortString::try_new(self.routing_key(target))
+                .map_err(|e| QueueError::Broker(e.to_string()))?,
+        };
         let props = properties(&msg, &self.settings.topology);
         let timeout = self.settings.confirm_timeout;
         let confirm = async {
@@ -214,8 +223,7 @@ impl RabbitQueue {
                 // a basic.return instead of vanishing with an ack.
                 .basic_publish(
                     "".into(),
-                    ShortString::try_new(key.clone())
-                        .map_err(|e| QueueError::Broker(e.to_string()))?,
+                    key.clone(),
                     BasicPublishOptions {
                         mandatory: true,
                         ..BasicPublishOptions::default()
@@ -233,7 +241,7 @@ impl RabbitQueue {
             Err(_) => Err(QueueError::ConfirmTimeout(timeout)),
             Ok(Err(e)) => Err(e),
             Ok(Ok(Confirmation::Ack(None))) => Ok(()),
-            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(QueueError::Unroutable(key)),
+            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(QueueError::Unroutable(key.to_string())),
             Ok(Ok(Confirmation::Nack(_))) => Err(QueueError::Nacked),
             Ok(Ok(Confirmation::NotRequested)) => {
                 Err(QueueError::Broker("confirms not enabled".into()))

@@ -185,13 +185,7 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+    if is_json(ct) {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -203,6 +197,20 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
             ),
         ))
     }
+}
+
+/// `application/json` or `application/<anything>+json`, any case, parameters allowed:
+/// compared as bytes, without lower-casing a copy.
+fn is_json(content_type: &str) -> bool {
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .as_bytes();
+    let json_suffix = mime.len() > 17 && mime[mime.len() - 5..].eq_ignore_ascii_case(b"+json");
+    mime.eq_ignore_ascii_case(b"application/json")
+        || (mime[..mime.len().min(12)].eq_ignore_ascii_case(b"application/") && json_suffix)
 }
 
 /// Reads the body, refusing it as soon as it is known to be over the limit: from
@@ -229,15 +237,41 @@ async fn read_body(
     }
     // The declared length only sizes the first allocation, and never above 64 KiB: a
     // sender's claim is not a reason to reserve memory before the bytes arrive.
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit).min(65_536));
+    let unreadable = |_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the body could not be read completely",
+        )
+    };
+    // A body that arrives in one chunk (the usual ~1.5 KB event) is kept as it is, without
+    // a copy; only a body in several chunks is gathered.
+    let first = match payload.next().await {
+        None => return Ok(web::Bytes::new()),
+        Some(chunk) => chunk.map_err(unreadable)?,
+    };
+    if first.len() > limit {
+        return Err(too_large());
+    }
+    let Some(second) = payload.next().await else {
+        return Ok(first);
+    };
+    let second = second.map_err(unreadable)?;
+    let mut body = web::BytesMut::with_capacity(
+        declared
+            .unwrap_or(4096)
+            .max(first.len() + second.len())
+            .min(limit)
+            .min(65_536),
+    );
+    for chunk in [first, second] {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "the body could not be read completely",
-            )
-        })?;
+        let chunk = chunk.map_err(unreadable)?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
@@ -268,4 +302,35 @@ async fn metrics(state: web::Data<ReceiverState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn json_media_types_are_recognised_in_any_case_with_parameters() {
+        for ct in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            " application/json ;charset=UTF-8",
+            "application/cloudevents+json",
+            "APPLICATION/VND.API+JSON; q=1",
+        ] {
+            assert!(is_json(ct), "{ct:?}");
+        }
+        for ct in [
+            "",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/+json",
+            "text/vnd.a+json",
+            "application/jsonx",
+            "json",
+            "application/json-seq",
+        ] {
+            assert!(!is_json(ct), "{ct:?}");
+        }
+    }
 }
