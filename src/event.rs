@@ -283,7 +283,7 @@ impl HandoverEvent {
                 "the body must be a JSON object".into(),
             ));
         };
-        Self::from_object(&root, body, origin)
+        Self::from_object(root, body, origin)
     }
 
     /// The canonical JSON form that is queued.
@@ -303,7 +303,7 @@ impl HandoverEvent {
     }
 
     fn from_object(
-        root: &lean::Object<'_>,
+        mut root: lean::Object<'_>,
         body: &[u8],
         origin: Origin,
     ) -> Result<Self, EventError> {
@@ -473,9 +473,9 @@ impl HandoverEvent {
             )?,
         };
 
-        let context_keys = match &root.context {
+        let context_keys = match &mut root.context {
             lean::Context::Absent => Vec::new(),
-            lean::Context::Keys(keys) => keys.clone(),
+            lean::Context::Keys(keys) => std::mem::take(keys),
             lean::Context::NotObject => {
                 return Err(EventError::field(
                     "context",
@@ -485,7 +485,7 @@ impl HandoverEvent {
         };
         // The canonical form carries the key list instead of the values.
         let context_keys = if context_keys.is_empty() {
-            root.context_keys.clone().unwrap_or_default()
+            root.context_keys.take().unwrap_or_default()
         } else {
             context_keys
         };

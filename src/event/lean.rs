@@ -158,7 +158,11 @@ impl<'de> Visitor<'de> for RootVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut obj = Object::default();
+        // Sized for the keys kept at the root (the sections and the root scalars).
+        let mut obj = Object {
+            fields: Section(Vec::with_capacity(SECTIONS.len() + ROOT_SCALARS.len())),
+            ..Object::default()
+        };
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if key == "context" {
                 obj.context = map.next_value_seed(ContextSeed)?;
@@ -261,7 +265,8 @@ impl<'de> Visitor<'de> for ScalarSeed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         if self.section {
-            let mut fields = Vec::new();
+            // Sized for the largest section (`handover`, nine fields).
+            let mut fields = Vec::with_capacity(10);
             while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                 let v = map.next_value_seed(ScalarSeed { section: false })?;
                 fields.push((key, v));
