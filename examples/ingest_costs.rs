@@ -103,9 +103,7 @@ fn main() -> anyhow::Result<()> {
         (event.event_id.clone(), event.conversation_id.clone())
     });
     let metrics = Metrics::new();
-    total += time("metrics.webhook(\"accepted\")", || {
-        metrics.webhook("accepted")
-    });
+    total += time("metrics.webhook_accepted()", || metrics.webhook_accepted());
     total += time("202 body (serde_json)", || {
         serde_json::to_vec(&serde_json::json!({"status": "queued", "id": event.event_id}))
     });

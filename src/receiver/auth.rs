@@ -256,7 +256,10 @@ impl Unverified {
                 let n = B64
                     .decode_slice(s.trim().strip_prefix("v1,")?, &mut tag)
                     .ok()?;
-                (n == 32).then(|| tag[..32].try_into().ok())?
+                if n != 32 {
+                    return None;
+                }
+                tag[..32].try_into().ok()
             });
             check_tags(
                 cfg,

@@ -135,7 +135,7 @@ async fn handover(
 ) -> HttpResponse {
     match accept(&req, payload, &state).await {
         Ok(id) => {
-            state.metrics.webhook("accepted");
+            state.metrics.webhook_accepted();
             HttpResponse::Accepted().json(Accepted {
                 status: "queued",
                 id: &id,
@@ -256,28 +256,25 @@ async fn read_body(
     let Some(second) = payload.next().await else {
         return Ok(first);
     };
-    let second = second.map_err(unreadable)?;
+    let mut chunk = second.map_err(unreadable)?;
     let mut body = web::BytesMut::with_capacity(
         declared
             .unwrap_or(4096)
-            .max(first.len() + second.len())
+            .max(first.len() + chunk.len())
             .min(limit)
             .min(65_536),
     );
-    for chunk in [first, second] {
+    body.extend_from_slice(&first);
+    loop {
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
-    }
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(unreadable)?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
+        match payload.next().await {
+            None => return Ok(body.freeze()),
+            Some(next) => chunk = next.map_err(unreadable)?,
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
 }
 
 async fn healthz() -> HttpResponse {

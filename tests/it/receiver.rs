@@ -310,6 +310,48 @@ async fn a_chunked_body_over_the_limit_is_refused_before_its_last_chunk_is_sent(
 }
 
 #[tokio::test]
+async fn a_body_in_several_chunks_is_gathered_whole_and_queued() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = secured("gathered").await;
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(
+        b"POST /webhooks/cognigy/handover HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          X-API-Key: key-1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let parts = [
+        r#"{"conversationId":"#,
+        r#""gathered-1","eventId":"gath"#,
+        r#"ered-ev-1"}"#,
+    ];
+    for part in parts {
+        s.write_all(format!("{:x}\r\n{part}\r\n", part.len()).as_bytes())
+            .await
+            .unwrap();
+        s.flush().await.unwrap();
+        // Apart in time, so the receiver reads them as separate chunks (the first one
+        // alone, then the rest), not as one.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.write_all(b"0\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    assert!(answer.contains("gathered-ev-1"), "{answer}");
+    let stored = broker::drain(&app.jobs()).await;
+    assert_eq!(stored.len(), 1);
+    let event: Value = serde_json::from_slice(&stored[0]).unwrap();
+    assert_eq!(event["conversationId"], "gathered-1");
+    assert_eq!(event["eventId"], "gathered-ev-1");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_topology_is_quorum_queues_with_limits_and_dead_lettering() {
     let app = secured("topology").await;
     let out = std::process::Command::new("rabbitmqctl")
