@@ -17,6 +17,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::web::Bytes;
 use handover_doctor::event::HandoverEvent;
 use handover_doctor::metrics::Metrics;
+use handover_doctor::receiver::accepted_body;
 use handover_doctor::receiver::auth::{
     AuthConfig, COGNIGY_SIGNATURE, COGNIGY_TIMESTAMP, SigningKey, Unverified,
 };
@@ -104,9 +105,7 @@ fn main() -> anyhow::Result<()> {
     });
     let metrics = Metrics::new();
     total += time("metrics.webhook_accepted()", || metrics.webhook_accepted());
-    total += time("202 body (serde_json)", || {
-        serde_json::to_vec(&serde_json::json!({"status": "queued", "id": event.event_id}))
-    });
+    total += time("202 body", || accepted_body(&event.event_id));
     total += time("chrono::Utc::now()", chrono::Utc::now);
     println!(
         "{:<44} {:>8} ns",

@@ -69,6 +69,15 @@ pub enum Mechanism {
 }
 
 impl Mechanism {
+    /// The name serde writes (`snake_case`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mechanism::CxoneSignal => "cxone_signal",
+            Mechanism::HandoverProvider => "handover_provider",
+            Mechanism::VgTransfer => "vg_transfer",
+        }
+    }
+
     fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
             "cxone_signal" | "signal" | "exit_interaction" => Some(Mechanism::CxoneSignal),
@@ -286,11 +295,13 @@ impl HandoverEvent {
         Self::from_object(root, body, origin)
     }
 
-    /// The canonical JSON form that is queued.
+    /// The canonical JSON form that is queued: the bytes `serde_json::to_vec(self)` gives,
+    /// written by a hand-made writer (see `canonical.rs`) because the receiver writes one
+    /// per request.
     pub fn to_json(&self) -> Vec<u8> {
         // Sized once for a typical event instead of grown by doubling from nothing.
         let mut out = Vec::with_capacity(1024);
-        serde_json::to_writer(&mut out, self).expect("an event always serialises");
+        canonical::write(self, &mut out);
         out
     }
 
@@ -647,7 +658,10 @@ fn parse_time(v: &lean::Scalar<'_>, path: &str) -> Result<Option<DateTime<Utc>>,
     }
 }
 
+mod canonical;
 mod lean;
+
+pub(crate) use canonical::string as write_json_string;
 
 /// Unix seconds, or milliseconds when the number is too large to be seconds.
 fn epoch(n: i64) -> Option<DateTime<Utc>> {

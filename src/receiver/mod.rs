@@ -122,10 +122,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics));
 }
 
-#[derive(Serialize)]
-struct Accepted<'a> {
-    status: &'static str,
-    id: &'a str,
+/// The `202` body, `{"status":"queued","id":"<eventId>"}` (CONTRACT.md section 4), written
+/// directly rather than through serde: it is one per accepted request.
+pub fn accepted_body(id: &str) -> Vec<u8> {
+    let mut body = Vec::with_capacity(id.len() + 32);
+    body.extend_from_slice(br#"{"status":"queued","id":"#);
+    crate::event::write_json_string(&mut body, id);
+    body.push(b'}');
+    body
 }
 
 async fn handover(
@@ -136,10 +140,12 @@ async fn handover(
     match accept(&req, payload, &state).await {
         Ok(id) => {
             state.metrics.webhook_accepted();
-            HttpResponse::Accepted().json(Accepted {
-                status: "queued",
-                id: &id,
-            })
+            HttpResponse::Accepted()
+                .insert_header((
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ))
+                .body(accepted_body(&id))
         }
         Err(e) => {
             state.metrics.webhook(e.code);
@@ -303,7 +309,19 @@ async fn metrics(state: web::Data<ReceiverState>) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
-    use super::is_json;
+    use super::{accepted_body, is_json};
+
+    #[test]
+    fn the_accepted_body_is_the_contract_json_whatever_the_event_id_holds() {
+        for id in ["e-1", "a\"b\\c\u{1}", "ç-😀", ""] {
+            let v: serde_json::Value = serde_json::from_slice(&accepted_body(id)).unwrap();
+            assert_eq!(
+                v,
+                serde_json::json!({"status": "queued", "id": id}),
+                "{id:?}"
+            );
+        }
+    }
 
     #[test]
     fn json_media_types_are_recognised_in_any_case_with_parameters() {
