@@ -79,12 +79,27 @@ impl Mechanism {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "cxone_signal" | "signal" | "exit_interaction" => Some(Mechanism::CxoneSignal),
-            "handover_provider" | "handover" | "provider" => Some(Mechanism::HandoverProvider),
-            "vg_transfer" | "transfer" | "voice_gateway_transfer" => Some(Mechanism::VgTransfer),
-            _ => None,
-        }
+        // Any case, `-` for `_`; compared in place (no lower-cased copy per event).
+        const NAMES: [(&str, Mechanism); 9] = [
+            ("cxone_signal", Mechanism::CxoneSignal),
+            ("signal", Mechanism::CxoneSignal),
+            ("exit_interaction", Mechanism::CxoneSignal),
+            ("handover_provider", Mechanism::HandoverProvider),
+            ("handover", Mechanism::HandoverProvider),
+            ("provider", Mechanism::HandoverProvider),
+            ("vg_transfer", Mechanism::VgTransfer),
+            ("transfer", Mechanism::VgTransfer),
+            ("voice_gateway_transfer", Mechanism::VgTransfer),
+        ];
+        let s = s.trim().as_bytes();
+        let same = |name: &str| {
+            name.len() == s.len()
+                && name.bytes().zip(s).all(|(n, &b)| {
+                    let b = b.to_ascii_lowercase();
+                    n == b || (n == b'_' && b == b'-')
+                })
+        };
+        NAMES.iter().find(|(name, _)| same(name)).map(|&(_, m)| m)
     }
 }
 
@@ -742,6 +757,25 @@ mod tests {
         // Multi-byte characters are fine, escaped or not.
         let e = parse(r#"{"conversationId":"ç-\u00e7-😀"}"#).unwrap();
         assert_eq!(e.conversation_id, "ç-ç-😀");
+    }
+
+    #[test]
+    fn mechanisms_are_read_in_any_case_with_dashes_or_underscores() {
+        for (text, want) in [
+            ("cxone_signal", Some(Mechanism::CxoneSignal)),
+            (" CXone-Signal ", Some(Mechanism::CxoneSignal)),
+            ("Exit_Interaction", Some(Mechanism::CxoneSignal)),
+            ("HANDOVER", Some(Mechanism::HandoverProvider)),
+            ("handover-provider", Some(Mechanism::HandoverProvider)),
+            ("voice-gateway-transfer", Some(Mechanism::VgTransfer)),
+            ("vg_transfer", Some(Mechanism::VgTransfer)),
+            ("vg__transfer", None),
+            ("vgtransfer", None),
+            ("transfers", None),
+            ("", None),
+        ] {
+            assert_eq!(Mechanism::parse(text), want, "{text:?}");
+        }
     }
 
     #[test]
