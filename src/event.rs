@@ -79,15 +79,18 @@ impl Mechanism {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        // Any case, `-` for `_`; compared in place (no lower-cased copy per event).
-        const NAMES: [(&str, Mechanism); 9] = [
-            ("cxone_signal", Mechanism::CxoneSignal),
+        // Any case, `-` for `_`; compared in place (no lower-cased copy per event). The
+        // canonical names come from `as_str`, the older flows' words after them.
+        const ALL: [Mechanism; 3] = [
+            Mechanism::CxoneSignal,
+            Mechanism::HandoverProvider,
+            Mechanism::VgTransfer,
+        ];
+        const ALIASES: [(&str, Mechanism); 6] = [
             ("signal", Mechanism::CxoneSignal),
             ("exit_interaction", Mechanism::CxoneSignal),
-            ("handover_provider", Mechanism::HandoverProvider),
             ("handover", Mechanism::HandoverProvider),
             ("provider", Mechanism::HandoverProvider),
-            ("vg_transfer", Mechanism::VgTransfer),
             ("transfer", Mechanism::VgTransfer),
             ("voice_gateway_transfer", Mechanism::VgTransfer),
         ];
@@ -99,7 +102,11 @@ impl Mechanism {
                     n == b || (n == b'_' && b == b'-')
                 })
         };
-        NAMES.iter().find(|(name, _)| same(name)).map(|&(_, m)| m)
+        ALL.iter()
+            .map(|&m| (m.as_str(), m))
+            .chain(ALIASES)
+            .find(|(name, _)| same(name))
+            .map(|(_, m)| m)
     }
 }
 

@@ -215,18 +215,8 @@ impl<'a> Object<'a> {
     fn opt_u16(&mut self, key: &str, value: Option<u16>) {
         if let Some(n) = value {
             self.key(key);
-            let mut buf = [0u8; 5];
-            let mut at = buf.len();
-            let mut n = n;
-            loop {
-                at -= 1;
-                buf[at] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            self.out.extend_from_slice(&buf[at..]);
+            // serde_json's own integer writer: at most three per event, not worth a copy.
+            serde_json::to_writer(&mut *self.out, &n).expect("a number always serialises");
         }
     }
 
