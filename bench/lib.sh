@@ -105,6 +105,30 @@ purge_vhost_queues() {
   return 0
 }
 
+# The local broker's Erlang VM (beam.smp), for its CPU time; empty when not found.
+broker_pid() {
+  pgrep -o -f 'beam.smp.*rabbit' 2>/dev/null || true
+}
+
+# Waits until the broker is quiet: under 10 % of a core over half a second, for at most
+# MAX seconds (default 20). A purge of a few hundred thousand messages, the log and snapshot
+# work after it and the previous run's tail keep the broker busy for a few seconds; a run
+# started before that ends pays for its predecessor. Prints the seconds waited.
+wait_broker_quiet() {
+  local max="${1:-20}" pid t0 t1 waited=0
+  pid="$(broker_pid)"
+  [[ -n "$pid" ]] || { echo 0; return 0; }
+  t1="$(cpu_secs "$pid")"
+  while awk -v w="$waited" -v m="$max" 'BEGIN { exit !(w < m) }'; do
+    t0="$t1"
+    sleep 0.5
+    t1="$(cpu_secs "$pid")"
+    waited="$(awk -v w="$waited" 'BEGIN { printf "%.1f", w + 0.5 }')"
+    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 0.05) }' && break
+  done
+  echo "$waited"
+}
+
 # Prints "name messages" for each queue of the vhost.
 queue_depths() {
   rabbitmqctl -q list_queues -p "$VHOST" name messages --no-table-headers 2>/dev/null

@@ -133,6 +133,13 @@ fn main() -> anyhow::Result<()> {
         start.elapsed().as_micros()
     );
 
+    // For scale: only scanning the body (what no JSON parser can avoid), then a Value.
+    time("(scale) serde_json scan only (IgnoredAny)", || {
+        serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok()
+    });
+    time("(scale) UTF-8 check of the body", || {
+        std::str::from_utf8(&body).is_ok()
+    });
     // For scale: parsing into a Value alone, as a bound on what any tolerant parser costs.
     time("(scale) serde_json::from_slice::<Value>", || {
         serde_json::from_slice::<serde_json::Value>(&body).is_ok()
