@@ -19,11 +19,13 @@
 #                      receiver's in ABBA order (SLICES=1: one run per receiver and round)
 #   WARMUP=3s          an unmeasured run per receiver first (JIT-free, but warms the broker)
 #   ROUNDS=7           measured rounds; odd rounds open with minimal, even ones with full
-#   GOAL_RATIO=0.90    the verdict: the median over the rounds of full/minimal (each round's
-#                      pair measured back to back) >= GOAL_RATIO. Requests/s of a single
-#                      15 s run moves by +-20 % on a 2-core machine shared with wrk and the
-#                      broker, so no single round decides; the best-round ratio, the ratio
-#                      of the medians and the ratio of all requests are printed too.
+#   GOAL_RATIO=0.90    the verdict: all the requests the full receiver answered over the
+#                      rounds, divided by all the minimal one answered in the same
+#                      (interleaved) time, >= GOAL_RATIO. Requests/s of one 3 s slice
+#                      moves by +-20 % on a 2-core machine shared with wrk and the broker;
+#                      an A/A run (AA=1) gave 1.002 this way, against 1.034 for the median
+#                      of the per-round ratios (the verdict until 2026-11-26 night), which
+#                      is printed too, with the ratio of the medians and of the best rounds.
 #   RECEIVERS="minimal full"   measure only some ("minimal" alone gives no verdict)
 #   MINIMAL_ARGS=""    extra flags for the minimal receiver (e.g. "--channels 4", "--parse")
 #   MINIMAL_HMAC=1     the minimal receiver checks the Cognigy HMAC too
@@ -291,39 +293,41 @@ fi
 full_rps="$(field rps "x ${BEST[full]}")"
 min_rps="$(field rps "x ${BEST[minimal]}")"
 best_ratio="$(awk -v f="$full_rps" -v m="$min_rps" 'BEGIN { printf "%.3f", f / m }')"
-# Per round: full/minimal of the pair measured back to back; then the median of those, and
-# the ratio of each receiver's median requests/s.
+# The verdict's figure: each receiver's requests over all its slices divided by their total
+# duration, full over minimal. Also, per round, full/minimal of the round and the median of
+# those, and the ratio of each receiver's median requests/s.
 read -r median_ratio medians_ratio totals_ratio pairs <<<"$(awk '
   function median(a, n,   i, j, t) {
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
-  { r = $0; sub(/.* rps=/, "", r); sub(/ .*/, "", r); rps[$1, $2] = r + 0; if ($2 > rounds) rounds = $2 }
+  function get(k,   s) { s = $0; sub(".* " k "=", "", s); sub(/ .*/, "", s); return s + 0 }
+  { rps[$1, $2] = get("rps"); req[$1] += get("requests"); dur[$1] += get("duration_us"); if ($2 > rounds) rounds = $2 }
   END {
     n = 0; nf = 0; nm = 0; list = ""
     for (i = 1; i <= rounds; i++) {
       if ((("full", i) in rps) && (("minimal", i) in rps)) {
         q[++n] = rps["full", i] / rps["minimal", i]; list = list sprintf("%s%.3f", (n > 1 ? "," : ""), q[n])
       }
-      if (("full", i) in rps) { f[++nf] = rps["full", i]; tf += rps["full", i] }
-      if (("minimal", i) in rps) { m[++nm] = rps["minimal", i]; tm += rps["minimal", i] }
+      if (("full", i) in rps) f[++nf] = rps["full", i]
+      if (("minimal", i) in rps) m[++nm] = rps["minimal", i]
     }
-    printf "%.3f %.3f %.3f %s\n", median(q, n), median(f, nf) / median(m, nm), tf / tm, list
+    printf "%.3f %.3f %.3f %s\n", median(q, n), median(f, nf) / median(m, nm), (req["full"] / dur["full"]) / (req["minimal"] / dur["minimal"]), list
   }' "$RESULTS")"
 non2xx=0
 while read -r name round res; do
   non2xx=$((non2xx + $(field non2xx "x $res")))
 done <"$RESULTS"
 echo "per round full/minimal: $pairs"
-echo "median of the per-round ratios = $median_ratio (goal >= $GOAL_RATIO); ratio of the median req/s = $medians_ratio; ratio of all requests = $totals_ratio; best rounds: full $full_rps, minimal $min_rps req/s -> $best_ratio"
+echo "ratio of all requests = $totals_ratio (goal >= $GOAL_RATIO); median of the per-round ratios = $median_ratio; ratio of the median req/s = $medians_ratio; best rounds: full $full_rps, minimal $min_rps req/s -> $best_ratio"
 [[ "${AA:-0}" == 1 ]] && echo "(AA=1: both receivers are the minimal one; this verdict is the method's noise, not the service's)"
 if [[ "$non2xx" -ne 0 ]]; then
   echo "VERDICT: FAIL - $non2xx non-2xx answers (see $WORK when KEEP_WORK=1)"
   exit 1
 fi
-if awk -v r="$median_ratio" -v g="$GOAL_RATIO" 'BEGIN { exit !(r >= g) }'; then
-  echo "VERDICT: PASS - the full receiver is within $(awk -v g="$GOAL_RATIO" 'BEGIN { printf "%d", (1 - g) * 100 + 0.5 }')% of the minimal one (median of $ROUNDS rounds)"
+if awk -v r="$totals_ratio" -v g="$GOAL_RATIO" 'BEGIN { exit !(r >= g) }'; then
+  echo "VERDICT: PASS - the full receiver is within $(awk -v g="$GOAL_RATIO" 'BEGIN { printf "%d", (1 - g) * 100 + 0.5 }')% of the minimal one ($totals_ratio over $ROUNDS rounds)"
 else
-  echo "VERDICT: FAIL - the full receiver is below $GOAL_RATIO x the minimal one (median of $ROUNDS rounds)"
+  echo "VERDICT: FAIL - the full receiver is below $GOAL_RATIO x the minimal one ($totals_ratio over $ROUNDS rounds)"
   exit 1
 fi
