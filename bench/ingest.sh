@@ -161,8 +161,9 @@ drive() {
     echo "$out" >&2
     die "no RESULT line from wrk"
   }
-  echo "$line cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.3f", b - a }')" \
-    "broker_s=$(awk -v a="$bcpu0" -v b="$bcpu1" 'BEGIN { printf "%.3f", b - a }')"
+  local broker_s="?"
+  [[ -n "$bpid" ]] && broker_s="$(awk -v a="$bcpu0" -v b="$bcpu1" 'BEGIN { printf "%.3f", b - a }')"
+  echo "$line cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.3f", b - a }') broker_s=$broker_s"
 }
 
 # What the broker holds for a receiver now (its queue was purged before the round): proves
@@ -243,14 +244,15 @@ for ((round = 1; round <= ROUNDS; round++)); do
       }
       $1 == n && $2 == r {
         m++; req += get("requests"); dur += get("duration_us"); cpu += get("cpu_s"); b += get("broker_s")
+        if ($0 ~ / broker_s=\?/) nob = 1
         p50[m] = get("p50_ms"); p90[m] = get("p90_ms"); if (get("p99_ms") > p99) p99 = get("p99_ms")
         non += get("non2xx"); ce += get("connect_err"); re += get("read_err"); we += get("write_err"); to += get("timeouts")
         srps = srps sprintf("%s%.0f", (m > 1 ? "," : ""), get("rps"))
       }
       END {
-        printf "RESULT requests=%d duration_us=%d rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f non2xx=%d connect_err=%d read_err=%d write_err=%d timeouts=%d cpu_ms_per_1k=%.1f broker_us=%.1f rss_mb=%s queued=%s slices_rps=%s\n",
+        printf "RESULT requests=%d duration_us=%d rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f non2xx=%d connect_err=%d read_err=%d write_err=%d timeouts=%d cpu_ms_per_1k=%.1f broker_us=%s rss_mb=%s queued=%s slices_rps=%s\n",
           req, dur, (dur > 0 ? req / (dur / 1e6) : 0), median(p50, m), median(p90, m), p99, non, ce, re, we, to,
-          (req > 0 ? cpu * 1e6 / req : 0), (req > 0 ? b * 1e6 / req : 0), rss, q, srps
+          (req > 0 ? cpu * 1e6 / req : 0), (nob ? "?" : sprintf("%.1f", req > 0 ? b * 1e6 / req : 0)), rss, q, srps
       }' "$SLICE_LOG")"
     echo "$name $round $res" >>"$RESULTS"
     rps="$(field rps "$res")"
