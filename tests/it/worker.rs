@@ -20,7 +20,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::app::{self, TestApp};
 use crate::support::broker;
-use crate::support::cxone_stub::{CONTACT_ID, CxoneStub};
+use crate::support::cxone_stub::{CONTACT_ID, CxoneStub, HOURS_PROFILE_ID};
 
 const KEY: &str = "key-1";
 
@@ -610,10 +610,35 @@ fn shifted(v: &Value, by: chrono::Duration) -> Value {
     }
 }
 
+/// The skill's hours, served open around the clock. Moved to now, a story's call happens
+/// at whatever time of day, weekday or holiday the test runs on, and the story's real
+/// hours (Mon-Fri 08-20, Sat 09-13, closed on Sundays and at Christmas) would make it
+/// HD305 at night. The tests that move it are about staffing, not hours. Mount it before
+/// the worker's first read: the worker keeps the hours it read.
+async fn hours_always_open(cxone: &CxoneStub) {
+    let mut hours = cxone.fixture("hours_detail");
+    for day in hours["days"].as_array_mut().expect("days") {
+        // Equal opening and closing times: open around the clock, as HD305 reads them.
+        day["openTime"] = Value::from("00:00:00");
+        day["closeTime"] = Value::from("00:00:00");
+        day["isClosedAllDay"] = Value::from(false);
+    }
+    hours["holidays"] = Value::Array(Vec::new());
+    cxone
+        .respond(
+            &format!("hours-of-operation/{HOURS_PROFILE_ID}"),
+            200,
+            hours,
+        )
+        .await;
+}
+
 /// Serves the story's completed contact (record and state history) moved so that it
 /// ended `ago` before now, and its skill's activity as read now. Returns the shift, to
-/// move the webhook the same way.
+/// move the webhook the same way. The skill's hours are open around the clock
+/// ([`hours_always_open`]).
 async fn story_ended(cxone: &CxoneStub, ago: chrono::Duration) -> chrono::Duration {
+    hours_always_open(cxone).await;
     let contact = cxone.fixture("contact_completed");
     let start: chrono::DateTime<chrono::Utc> = contact["contactId"]["contactStartDate"]
         .as_str()
@@ -707,6 +732,7 @@ async fn a_recheck_long_after_the_contact_ended_does_not_judge_it_by_the_staffin
     let mut s = Stepper::start("staffing-recheck", &cxone).await;
     // The contact ended 20 minutes ago; the webhook came while it was still live.
     answer(&cxone, Cxone::Pending).await;
+    hours_always_open(&cxone).await;
     let by = {
         let contact = cxone.fixture("contact_completed");
         let start: chrono::DateTime<chrono::Utc> = contact["contactId"]["contactStartDate"]
