@@ -65,37 +65,33 @@ want() { [[ " $RECEIVERS " == *" $1 "* ]]; }
 # Run from the work dir so a developer's .env is not picked up by the full receiver.
 cd "$WORK"
 
-if want minimal; then
-  PORT[minimal]="$(free_port)"
+# Starts the minimal receiver (examples/minimal_receiver.rs) in slot NAME, with its own
+# queue, and waits until it answers.
+start_minimal() {
+  local name="$1"
+  PORT[$name]="$(free_port)"
   # shellcheck disable=SC2086
-  start_bg minimal "$WORK/minimal.log" env \
-    AMQP_URL="$AMQP_URL_BENCH" QUEUE_PREFIX="bench-$RUN_ID-minimal" \
-    LISTEN_ADDR="127.0.0.1:${PORT[minimal]}" RUST_LOG=warn \
+  start_bg "$name" "$WORK/$name.log" env \
+    AMQP_URL="$AMQP_URL_BENCH" QUEUE_PREFIX="bench-$RUN_ID-$name" \
+    LISTEN_ADDR="127.0.0.1:${PORT[$name]}" RUST_LOG=warn \
     ${MINIMAL_HMAC:+MINIMAL_HMAC_SECRET="$SECRET"} \
     "$MINIMAL_BIN" ${MINIMAL_ARGS:-}
-  PID[minimal]=$LAST_PID
-  wait_http "http://127.0.0.1:${PORT[minimal]}/readyz" "${PID[minimal]}" 60 || {
-    tail -20 "$WORK/minimal.log" >&2
-    die "minimal receiver did not become ready"
+  PID[$name]=$LAST_PID
+  wait_http "http://127.0.0.1:${PORT[$name]}/readyz" "${PID[$name]}" 60 || {
+    tail -20 "$WORK/$name.log" >&2
+    die "the minimal receiver ($name) did not become ready"
   }
+}
+
+if want minimal; then
+  start_minimal minimal
 fi
 
 if want full && [[ "${AA:-0}" == 1 ]]; then
   # A/A calibration: the same minimal receiver, a second instance with its own queue, in
   # the full receiver's slot. Any distance of the verdict from 1.0 is the method's noise.
   log "AA=1: a second minimal receiver takes the full receiver's place (calibration)"
-  PORT[full]="$(free_port)"
-  # shellcheck disable=SC2086
-  start_bg full "$WORK/full.log" env \
-    AMQP_URL="$AMQP_URL_BENCH" QUEUE_PREFIX="bench-$RUN_ID-full" \
-    LISTEN_ADDR="127.0.0.1:${PORT[full]}" RUST_LOG=warn \
-    ${MINIMAL_HMAC:+MINIMAL_HMAC_SECRET="$SECRET"} \
-    "$MINIMAL_BIN" ${MINIMAL_ARGS:-}
-  PID[full]=$LAST_PID
-  wait_http "http://127.0.0.1:${PORT[full]}/readyz" "${PID[full]}" 60 || {
-    tail -20 "$WORK/full.log" >&2
-    die "second minimal receiver did not become ready"
-  }
+  start_minimal full
 elif want full; then
   if ! "$BIN" serve --help 2>/dev/null | grep -q receiver; then
     want minimal && log "measuring the minimal receiver only"
