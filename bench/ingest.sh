@@ -179,6 +179,16 @@ queued_for() {
 
 field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
 
+# awk helpers for the result lines: get("key") reads key=value from the current line as a
+# number; median(a, n) sorts a[1..n] in place and returns its median.
+AWK_FNS='
+  function get(k,   s) { s = $0; sub(".* " k "=", "", s); sub(/ .*/, "", s); return s + 0 }
+  function median(a, n,   i, j, t) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+'
+
 # Each receiver's WRK_DURATION per round is cut into SLICES wrk runs, and the two
 # receivers' slices alternate in ABBA order (A B B A A B ...). The broker's speed moves in
 # steps of a few seconds (its write-ahead log rolls over every ~500 MB), and a step that
@@ -232,12 +242,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   # over their total duration, p50/p90 the median of the slices', p99 the worst slice's.
   for name in "${names[@]}"; do
     q="$(queued_for "$name")"
-    res="$(awk -v n="$name" -v r="$round" -v rss="$(rss_mb "${PID[$name]}")" -v q="$q" '
-      function get(k,   s) { s = $0; sub(".* " k "=", "", s); sub(/ .*/, "", s); return s + 0 }
-      function median(a, m,   i, j, t) {
-        for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-        return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
-      }
+    res="$(awk -v n="$name" -v r="$round" -v rss="$(rss_mb "${PID[$name]}")" -v q="$q" "$AWK_FNS"'
       $1 == n && $2 == r {
         m++; req += get("requests"); dur += get("duration_us"); cpu += get("cpu_s"); b += get("broker_s")
         if ($0 ~ / broker_s=\?/) nob = 1
@@ -294,12 +299,7 @@ best_ratio="$(awk -v f="$full_rps" -v m="$min_rps" 'BEGIN { printf "%.3f", f / m
 # The verdict's figure: each receiver's requests over all its slices divided by their total
 # duration, full over minimal. Also, per round, full/minimal of the round and the median of
 # those, and the ratio of each receiver's median requests/s.
-read -r median_ratio medians_ratio totals_ratio pairs <<<"$(awk '
-  function median(a, n,   i, j, t) {
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-  }
-  function get(k,   s) { s = $0; sub(".* " k "=", "", s); sub(/ .*/, "", s); return s + 0 }
+read -r median_ratio medians_ratio totals_ratio pairs <<<"$(awk "$AWK_FNS"'
   { rps[$1, $2] = get("rps"); req[$1] += get("requests"); dur[$1] += get("duration_us"); if ($2 > rounds) rounds = $2 }
   END {
     n = 0; nf = 0; nm = 0; list = ""
