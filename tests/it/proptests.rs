@@ -7,7 +7,8 @@
 //! persisted by proptest under `proptest-regressions/` and replayed first on every run; the
 //! inputs they found are also pinned as plain tests at the bottom of this file.
 
-use handover_doctor::event::{EventError, HandoverEvent, MAX_ID_LEN};
+use chrono::{DateTime, TimeZone, Utc};
+use handover_doctor::event::{Accepted, EventError, HandoverEvent, MAX_ID_LEN};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -316,6 +317,212 @@ proptest! {
         let body = serde_json::to_vec(&value).unwrap();
         prop_assert_eq!(HandoverEvent::parse(&body), Err(EventError::MissingConversationId));
     }
+}
+
+// ------------------------------------------- the receiver's fast reader vs the full parser
+
+/// The receiver's answer by the full parser alone: what `HandoverEvent::accept` must give,
+/// whether its fast reader takes the body or declines it.
+fn by_full_parser(body: &[u8], at: DateTime<Utc>) -> Result<Accepted, EventError> {
+    HandoverEvent::parse_received(body, at).map(|e| Accepted {
+        canonical: e.to_json(),
+        event_id: e.event_id,
+        conversation_id: e.conversation_id,
+    })
+}
+
+/// `accept` agrees with the full parser on `body`; whether the fast reader took it.
+fn check_accept(body: &[u8]) -> Result<bool, TestCaseError> {
+    let at = Utc.with_ymd_and_hms(2026, 5, 12, 14, 27, 1).unwrap() + chrono::Duration::nanoseconds(412_345_678);
+    prop_assert_eq!(
+        HandoverEvent::accept_received(body, at),
+        by_full_parser(body, at),
+        "body: {}",
+        String::from_utf8_lossy(body)
+    );
+    Ok(HandoverEvent::takes_fast_path(body))
+}
+
+/// A JSON string's text with the escapes a flow's templates produce, and the odd ones.
+fn string_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        6 => "[a-zA-Z0-9 _.:@+-]{0,12}".prop_map(|s| s),
+        2 => "\\PC{0,6}".prop_map(|s| serde_json::to_string(&s).unwrap().trim_matches('"').to_string()),
+        1 => prop::sample::select(vec![
+            "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\r", "\\b", "\\f", "\\u00e9", "\\u0041",
+            "\\u0000", "\\ud83d\\ude00", "\\ud83d", "\\ude00", "\\u12", "\\x", " ", "\t",
+        ]).prop_map(str::to_string),
+    ];
+    prop::collection::vec(piece, 0..5).prop_map(|p| format!("\"{}\"", p.concat()))
+}
+
+/// A field's value as JSON text: numbers written every way JSON allows, and some it does not.
+fn value_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => string_text(),
+        3 => field_value().prop_map(|v| v.to_string()),
+        1 => prop::sample::select(vec![
+            "0", "-0", "-1", "488", "01", "1.5", "1e3", "-", "123456789012345678",
+            "1234567890123456789", "true", "false", "null", "{}", "[]", "[1]", "{\"a\":1}",
+            "tru", "nul", "\"\u{1}\"", "{\"a\":}", "[1,]",
+        ]).prop_map(str::to_string),
+    ]
+}
+
+/// An object written by hand from key/value texts, so keys may repeat (a map's cannot).
+fn object_text(pairs: Vec<(String, String)>, pretty: bool) -> String {
+    let sep = if pretty { ",\n  " } else { "," };
+    let body: Vec<String> = pairs
+        .into_iter()
+        .map(|(k, v)| format!("\"{k}\":{}{v}", if pretty { " " } else { "" }))
+        .collect();
+    format!("{{{}}}", body.join(sep))
+}
+
+/// Some of `keys` (either spelling) or a stranger, with values: repeats included.
+fn pairs_of(keys: &'static [&'static str]) -> impl Strategy<Value = Vec<(String, String)>> {
+    prop::collection::vec(
+        (
+            prop::sample::select(keys),
+            0u8..8,
+            value_text(),
+        ),
+        0..keys.len() + 3,
+    )
+    .prop_map(|entries| {
+        entries
+            .into_iter()
+            .map(|(k, how, v)| {
+                let k = match how {
+                    0 => to_snake(k),
+                    1 => "other".to_string(),
+                    _ => k.to_string(),
+                };
+                (k, v)
+            })
+            .collect()
+    })
+}
+
+const ROOT: &[&str] = &[
+    "conversationId",
+    "conversationId",
+    "eventId",
+    "occurredAt",
+    "receivedAt",
+    "userId",
+    "traceId",
+    "contextKeys",
+];
+
+/// An event body written as text: repeated and twin keys, escapes, odd numbers, sections of
+/// every shape, compact or pretty.
+fn event_text() -> impl Strategy<Value = String> {
+    (
+        pairs_of(ROOT),
+        prop::option::of(pairs_of(FLOW)),
+        prop::option::of(pairs_of(CXONE)),
+        prop::option::of(pairs_of(HANDOVER)),
+        prop::option::of(prop::sample::select(MECHANISMS)),
+        prop::option::of(pairs_of(VOICE)),
+        prop::option::of(pairs_of(&["routingData", "customerInfo", "notes", "notes"])),
+        (any::<bool>(), prop::option::of(value_text()), 0u8..4),
+    )
+        .prop_map(|(mut root, flow, cxone, handover, mechanism, voice, context, (pretty, odd, twice))| {
+            let mut sections = vec![];
+            if let Some(f) = flow {
+                sections.push(("flow", f));
+            }
+            if let Some(c) = cxone {
+                sections.push(("cxone", c));
+            }
+            if let Some(mut h) = handover {
+                if let Some(m) = mechanism {
+                    h.push(("mechanism".into(), format!("\"{m}\"")));
+                }
+                sections.push(("handover", h));
+            }
+            if let Some(v) = voice {
+                sections.push(("voice", v));
+            }
+            if let Some(c) = context {
+                sections.push(("context", c));
+            }
+            for (name, pairs) in sections {
+                root.push((name.to_string(), object_text(pairs, pretty)));
+            }
+            // A section (or context) given something other than an object, or twice.
+            if let Some(v) = odd {
+                let name = ["flow", "voice", "context", "handover"][usize::from(twice)];
+                root.push((name.to_string(), v));
+            }
+            object_text(root, pretty)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn accept_agrees_with_the_full_parser_on_event_texts(body in event_text()) {
+        check_accept(body.as_bytes())?;
+    }
+
+    #[test]
+    fn accept_agrees_with_the_full_parser_on_event_objects(
+        value in event_object(some_conversation_id()),
+        pretty in any::<bool>(),
+    ) {
+        let body = if pretty {
+            serde_json::to_vec_pretty(&value).unwrap()
+        } else {
+            serde_json::to_vec(&value).unwrap()
+        };
+        check_accept(&body)?;
+    }
+
+    #[test]
+    fn accept_agrees_with_the_full_parser_on_mangled_bodies(
+        body in event_text(),
+        cuts in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        truncate in any::<prop::sample::Index>(),
+    ) {
+        let mut body = body.into_bytes();
+        for (at, byte) in cuts {
+            let i = at.index(body.len());
+            body[i] = byte;
+        }
+        check_accept(&body)?;
+        check_accept(&body[..truncate.index(body.len() + 1)])?;
+    }
+
+    #[test]
+    fn accept_agrees_with_the_full_parser_on_arbitrary_json(value in any_json()) {
+        check_accept(value.to_string().as_bytes())?;
+    }
+}
+
+#[test]
+fn the_fast_reader_takes_most_generated_event_texts_so_the_property_means_something() {
+    // If the fast reader declined nearly everything, the properties above would only test
+    // the full parser against itself.
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = event_text();
+    let (mut taken, mut valid) = (0, 0);
+    for _ in 0..2000 {
+        let body = strategy.new_tree(&mut runner).unwrap().current();
+        if HandoverEvent::parse(body.as_bytes()).is_ok() {
+            valid += 1;
+            taken += usize::from(HandoverEvent::takes_fast_path(body.as_bytes()));
+        }
+    }
+    assert!(valid > 200, "only {valid} of 2000 generated bodies were valid events");
+    assert!(
+        taken * 4 > valid,
+        "the fast reader took {taken} of {valid} valid generated events"
+    );
 }
 
 // What the properties found, pinned so they stay fixed whatever proptest's seed.
