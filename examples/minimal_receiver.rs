@@ -57,7 +57,7 @@ struct Args {
     /// Publishing channels, used round-robin. One is what a first version has.
     #[arg(long, default_value_t = 1)]
     channels: usize,
-    /// Ablation: also parse the body with `HandoverEvent::accept` and publish its canonical
+    /// Ablation: also parse the body with `HandoverEvent::parse` and publish its canonical
     /// form, as the full receiver does, to price that step in place.
     #[arg(long)]
     parse: bool,
@@ -134,8 +134,8 @@ async fn handover(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -
         return HttpResponse::Unauthorized().body(r#"{"error":"invalid_signature"}"#);
     }
     let payload: Cow<'_, [u8]> = if state.parse {
-        match HandoverEvent::accept(&body) {
-            Ok(event) => Cow::Owned(event.canonical),
+        match HandoverEvent::parse(&body) {
+            Ok(event) => Cow::Owned(event.to_json()),
             Err(_) => {
                 return HttpResponse::UnprocessableEntity().body(r#"{"error":"invalid_field"}"#);
             }

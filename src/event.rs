@@ -251,17 +251,6 @@ pub struct HandoverEvent {
     pub context_keys: Vec<String>,
 }
 
-/// A webhook body made ready for the queue: what the receiver publishes and answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Accepted {
-    /// The event's id (sent, or derived as [`HandoverEvent::parse`] derives it).
-    pub event_id: String,
-    /// Cognigy `input.sessionId`.
-    pub conversation_id: String,
-    /// The canonical form: the bytes [`HandoverEvent::to_json`] gives for the event.
-    pub canonical: Vec<u8>,
-}
-
 /// Where a body comes from, which decides the two things the parsers treat differently.
 #[derive(Clone, Copy)]
 enum Origin {
@@ -288,53 +277,11 @@ impl HandoverEvent {
     /// # Errors
     /// As [`HandoverEvent::parse`].
     pub fn parse_received(body: &[u8], received_at: DateTime<Utc>) -> Result<Self, EventError> {
-        Self::read(body, Origin::Webhook(to_millis(received_at)))
-    }
-
-    /// What the receiver does with a webhook body: [`HandoverEvent::parse`], then
-    /// [`HandoverEvent::to_json`], with the same answers, errors included. The common body
-    /// (strings and whole numbers without escapes, each field once) is read in one pass
-    /// straight into the canonical form, building no event (`event/fast.rs`); anything
-    /// else takes the full parser.
-    ///
-    /// # Errors
-    /// As [`HandoverEvent::parse`].
-    pub fn accept(body: &[u8]) -> Result<Accepted, EventError> {
-        Self::accept_received(body, Utc::now())
-    }
-
-    /// [`HandoverEvent::accept`] with the receive time given (tests pin it).
-    ///
-    /// # Errors
-    /// As [`HandoverEvent::parse`].
-    pub fn accept_received(body: &[u8], received_at: DateTime<Utc>) -> Result<Accepted, EventError> {
-        let received_at = to_millis(received_at);
-        let full = || {
-            Self::read(body, Origin::Webhook(received_at)).map(|e| Accepted {
-                canonical: e.to_json(),
-                event_id: e.event_id,
-                conversation_id: e.conversation_id,
-            })
-        };
-        match fast::read(body, received_at) {
-            Some(fast) => {
-                // Every test in a debug build checks the fast reader against the full one.
-                debug_assert_eq!(
-                    Ok(&fast),
-                    full().as_ref(),
-                    "the fast reader differs from the full parser on {:?}",
-                    String::from_utf8_lossy(body)
-                );
-                Ok(fast)
-            }
-            None => full(),
-        }
-    }
-
-    /// Whether [`HandoverEvent::accept`] reads `body` in one pass (for tests and the
-    /// benchmarks: the answer is the same either way).
-    pub fn takes_fast_path(body: &[u8]) -> bool {
-        fast::read(body, Utc::now()).is_some()
+        // Milliseconds are plenty for timing rules, and keep the canonical form short.
+        let received_at = received_at
+            .with_nanosecond(received_at.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(received_at);
+        Self::read(body, Origin::Webhook(received_at))
     }
 
     /// Parses the canonical form written by [`HandoverEvent::to_json`] (or any event body
@@ -376,7 +323,7 @@ impl HandoverEvent {
     pub fn to_json(&self) -> Vec<u8> {
         // Sized once for a typical event instead of grown by doubling from nothing.
         let mut out = Vec::with_capacity(1024);
-        canonical::write(&self.view(), &mut out);
+        canonical::write(self, &mut out);
         out
     }
 
@@ -592,13 +539,6 @@ impl HandoverEvent {
     }
 }
 
-/// A receive time cut to the millisecond: plenty for the timing rules, and it keeps the
-/// canonical form short.
-fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.with_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
-        .unwrap_or(t)
-}
-
 /// The event id used when the flow sent none: stable for retries of the same body, and
 /// never longer than [`MAX_ID_LEN`] (the canonical form carries it as `eventId`, which must
 /// parse back).
@@ -689,14 +629,9 @@ fn opt_status(
     camel: &str,
     snake: &str,
 ) -> Result<Option<u16>, EventError> {
-    match get(obj, camel, snake) {
-        None => Ok(None),
-        Some(v) => status(v, path).map(Some),
-    }
-}
-
-/// A SIP/HTTP status, 100-699, from a number or a string of digits.
-fn status(v: &lean::Scalar<'_>, path: &str) -> Result<u16, EventError> {
+    let Some(v) = get(obj, camel, snake) else {
+        return Ok(None);
+    };
     let bad = || {
         EventError::field(
             path,
@@ -711,7 +646,7 @@ fn status(v: &lean::Scalar<'_>, path: &str) -> Result<u16, EventError> {
     if !(100..=699).contains(&n) {
         return Err(bad());
     }
-    Ok(n as u16)
+    Ok(Some(n as u16))
 }
 
 fn parse_time(v: &lean::Scalar<'_>, path: &str) -> Result<Option<DateTime<Utc>>, EventError> {
@@ -746,7 +681,6 @@ fn parse_time(v: &lean::Scalar<'_>, path: &str) -> Result<Option<DateTime<Utc>>,
 }
 
 mod canonical;
-mod fast;
 mod lean;
 
 pub(crate) use canonical::string as write_json_string;

@@ -12,216 +12,110 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use super::{CxoneIds, FlowInfo, HandoverEvent, HandoverInfo, Mechanism, VoiceInfo};
 
-/// The names of the string fields of `flow`, `cxone` and `handover` (after `mechanism`),
-/// in the order serde writes them, camelCase first and the older flows' snake_case
-/// second: the writer takes the first, the receiver's fast reader (`fast.rs`) both.
-pub(super) const FLOW_FIELDS: [(&str, &str); 5] = [
-    ("projectId", "project_id"),
-    ("flowName", "flow_name"),
-    ("endpointType", "endpoint_type"),
-    ("channel", "channel"),
-    ("environment", "environment"),
-];
-/// See [`FLOW_FIELDS`].
-pub(super) const CXONE_FIELDS: [(&str, &str); 3] = [
-    ("businessUnit", "business_unit"),
-    ("masterContactId", "master_contact_id"),
-    ("contactId", "contact_id"),
-];
-/// See [`FLOW_FIELDS`].
-pub(super) const HANDOVER_FIELDS: [(&str, &str); 8] = [
-    ("requestedAction", "requested_action"),
-    ("targetSkill", "target_skill"),
-    ("signalResult", "signal_result"),
-    ("extensionError", "extension_error"),
-    ("codeError", "code_error"),
-    ("providerStatus", "provider_status"),
-    ("providerErrorReason", "provider_error_reason"),
-    ("providerErrorMessage", "provider_error_message"),
-];
-
-/// An event as the writer sees it, borrowed: from a [`HandoverEvent`], or straight from a
-/// webhook body by the fast reader, which builds no event.
-pub(super) struct View<'a, K> {
-    pub event_id: &'a str,
-    pub occurred_at: Option<DateTime<Utc>>,
-    pub received_at: Option<DateTime<Utc>>,
-    pub conversation_id: &'a str,
-    pub user_id: Option<&'a str>,
-    pub trace_id: Option<&'a str>,
-    /// In the order of [`FLOW_FIELDS`].
-    pub flow: [Option<&'a str>; 5],
-    /// In the order of [`CXONE_FIELDS`].
-    pub cxone: [Option<&'a str>; 3],
-    pub mechanism: Option<Mechanism>,
-    /// In the order of [`HANDOVER_FIELDS`].
-    pub handover: [Option<&'a str>; 8],
-    pub voice: VoiceView<'a>,
-    pub context_keys: &'a [K],
-}
-
-/// `voice`, borrowed.
-#[derive(Default)]
-pub(super) struct VoiceView<'a> {
-    pub event: Option<&'a str>,
-    pub call_sid: Option<&'a str>,
-    pub sip_call_id: Option<&'a str>,
-    pub call_status: Option<&'a str>,
-    pub sip_status: Option<u16>,
-    pub sip_reason: Option<&'a str>,
-    pub refer_status: Option<u16>,
-    pub dial_sip_status: Option<u16>,
-    pub dial_call_status: Option<&'a str>,
-}
-
-impl HandoverEvent {
-    /// The event as the writer sees it.
-    pub(super) fn view(&self) -> View<'_, String> {
-        // Destructured without `..`: a new field does not compile until it is written here.
-        let HandoverEvent {
-            event_id,
-            occurred_at,
-            received_at,
-            conversation_id,
-            user_id,
-            trace_id,
-            flow,
-            cxone,
-            handover,
-            voice,
-            context_keys,
-        } = self;
-        let FlowInfo {
-            project_id,
-            flow_name,
-            endpoint_type,
-            channel,
-            environment,
-        } = flow;
-        let CxoneIds {
-            business_unit,
-            master_contact_id,
-            contact_id,
-        } = cxone;
-        let HandoverInfo {
-            mechanism,
-            requested_action,
-            target_skill,
-            signal_result,
-            extension_error,
-            code_error,
-            provider_status,
-            provider_error_reason,
-            provider_error_message,
-        } = handover;
-        let VoiceInfo {
-            event,
-            call_sid,
-            sip_call_id,
-            call_status,
-            sip_status,
-            sip_reason,
-            refer_status,
-            dial_sip_status,
-            dial_call_status,
-        } = voice;
-        View {
-            event_id,
-            occurred_at: *occurred_at,
-            received_at: *received_at,
-            conversation_id,
-            user_id: user_id.as_deref(),
-            trace_id: trace_id.as_deref(),
-            flow: [
-                project_id.as_deref(),
-                flow_name.as_deref(),
-                endpoint_type.as_deref(),
-                channel.as_deref(),
-                environment.as_deref(),
-            ],
-            cxone: [
-                business_unit.as_deref(),
-                master_contact_id.as_deref(),
-                contact_id.as_deref(),
-            ],
-            mechanism: *mechanism,
-            handover: [
-                requested_action.as_deref(),
-                target_skill.as_deref(),
-                signal_result.as_deref(),
-                extension_error.as_deref(),
-                code_error.as_deref(),
-                provider_status.as_deref(),
-                provider_error_reason.as_deref(),
-                provider_error_message.as_deref(),
-            ],
-            voice: VoiceView {
-                event: event.as_deref(),
-                call_sid: call_sid.as_deref(),
-                sip_call_id: sip_call_id.as_deref(),
-                call_status: call_status.as_deref(),
-                sip_status: *sip_status,
-                sip_reason: sip_reason.as_deref(),
-                refer_status: *refer_status,
-                dial_sip_status: *dial_sip_status,
-                dial_call_status: dial_call_status.as_deref(),
-            },
-            context_keys,
-        }
-    }
-}
-
-/// Writes an event as serde would write the [`HandoverEvent`] (field order, camelCase
-/// names, absent options skipped).
-pub(super) fn write<K: AsRef<str>>(event: &View<'_, K>, out: &mut Vec<u8>) {
+/// Writes `event` as serde would (field order, camelCase names, absent options skipped).
+pub(super) fn write(event: &HandoverEvent, out: &mut Vec<u8>) {
+    // Destructured without `..`: a new field does not compile until it is written here.
+    let HandoverEvent {
+        event_id,
+        occurred_at,
+        received_at,
+        conversation_id,
+        user_id,
+        trace_id,
+        flow,
+        cxone,
+        handover,
+        voice,
+        context_keys,
+    } = event;
     let mut o = Object::open(out);
-    o.str("eventId", event.event_id);
-    o.opt_time("occurredAt", event.occurred_at.as_ref());
-    o.opt_time("receivedAt", event.received_at.as_ref());
-    o.str("conversationId", event.conversation_id);
-    o.opt_str("userId", event.user_id);
-    o.opt_str("traceId", event.trace_id);
+    o.str("eventId", event_id);
+    o.opt_time("occurredAt", occurred_at.as_ref());
+    o.opt_time("receivedAt", received_at.as_ref());
+    o.str("conversationId", conversation_id);
+    o.opt_str("userId", user_id.as_deref());
+    o.opt_str("traceId", trace_id.as_deref());
 
+    let FlowInfo {
+        project_id,
+        flow_name,
+        endpoint_type,
+        channel,
+        environment,
+    } = flow;
     let mut f = o.object("flow");
-    for ((name, _), value) in FLOW_FIELDS.iter().zip(event.flow) {
-        f.opt_str(name, value);
-    }
+    f.opt_str("projectId", project_id.as_deref());
+    f.opt_str("flowName", flow_name.as_deref());
+    f.opt_str("endpointType", endpoint_type.as_deref());
+    f.opt_str("channel", channel.as_deref());
+    f.opt_str("environment", environment.as_deref());
     f.close();
 
+    let CxoneIds {
+        business_unit,
+        master_contact_id,
+        contact_id,
+    } = cxone;
     let mut c = o.object("cxone");
-    for ((name, _), value) in CXONE_FIELDS.iter().zip(event.cxone) {
-        c.opt_str(name, value);
-    }
+    c.opt_str("businessUnit", business_unit.as_deref());
+    c.opt_str("masterContactId", master_contact_id.as_deref());
+    c.opt_str("contactId", contact_id.as_deref());
     c.close();
 
+    let HandoverInfo {
+        mechanism,
+        requested_action,
+        target_skill,
+        signal_result,
+        extension_error,
+        code_error,
+        provider_status,
+        provider_error_reason,
+        provider_error_message,
+    } = handover;
     let mut h = o.object("handover");
-    h.opt_str("mechanism", event.mechanism.map(Mechanism::as_str));
-    for ((name, _), value) in HANDOVER_FIELDS.iter().zip(event.handover) {
-        h.opt_str(name, value);
-    }
+    h.opt_str("mechanism", mechanism.map(Mechanism::as_str));
+    h.opt_str("requestedAction", requested_action.as_deref());
+    h.opt_str("targetSkill", target_skill.as_deref());
+    h.opt_str("signalResult", signal_result.as_deref());
+    h.opt_str("extensionError", extension_error.as_deref());
+    h.opt_str("codeError", code_error.as_deref());
+    h.opt_str("providerStatus", provider_status.as_deref());
+    h.opt_str("providerErrorReason", provider_error_reason.as_deref());
+    h.opt_str("providerErrorMessage", provider_error_message.as_deref());
     h.close();
 
-    let v = &event.voice;
-    let mut w = o.object("voice");
-    w.opt_str("event", v.event);
-    w.opt_str("callSid", v.call_sid);
-    w.opt_str("sipCallId", v.sip_call_id);
-    w.opt_str("callStatus", v.call_status);
-    w.opt_u16("sipStatus", v.sip_status);
-    w.opt_str("sipReason", v.sip_reason);
-    w.opt_u16("referStatus", v.refer_status);
-    w.opt_u16("dialSipStatus", v.dial_sip_status);
-    w.opt_str("dialCallStatus", v.dial_call_status);
-    w.close();
+    let VoiceInfo {
+        event,
+        call_sid,
+        sip_call_id,
+        call_status,
+        sip_status,
+        sip_reason,
+        refer_status,
+        dial_sip_status,
+        dial_call_status,
+    } = voice;
+    let mut v = o.object("voice");
+    v.opt_str("event", event.as_deref());
+    v.opt_str("callSid", call_sid.as_deref());
+    v.opt_str("sipCallId", sip_call_id.as_deref());
+    v.opt_str("callStatus", call_status.as_deref());
+    v.opt_u16("sipStatus", *sip_status);
+    v.opt_str("sipReason", sip_reason.as_deref());
+    v.opt_u16("referStatus", *refer_status);
+    v.opt_u16("dialSipStatus", *dial_sip_status);
+    v.opt_str("dialCallStatus", dial_call_status.as_deref());
+    v.close();
 
-    if !event.context_keys.is_empty() {
+    if !context_keys.is_empty() {
         o.key("contextKeys");
         o.out.push(b'[');
-        for (i, k) in event.context_keys.iter().enumerate() {
+        for (i, k) in context_keys.iter().enumerate() {
             if i > 0 {
                 o.out.push(b',');
             }
-            string(o.out, k.as_ref());
+            string(o.out, k);
         }
         o.out.push(b']');
     }

@@ -5,19 +5,22 @@
 //! parsing is [`Unverified::verify`], which returns [`Verified`]. Forgetting to check the
 //! signature therefore does not compile.
 //!
-//! Every comparison is constant-time: MACs through `Mac::verify_slice`, API keys by
-//! comparing SHA-256 digests with `subtle` (so their lengths do not leak either).
+//! Every comparison is constant-time (`subtle`): MACs as tags of 32 bytes, API keys by
+//! comparing SHA-256 digests (so their lengths do not leak either).
+//!
+//! The MACs are aws-lc's HMAC-SHA256 (through `aws-lc-rs`, already built for TLS): its
+//! assembly SHA-256 took 4.8 us for a 1.5 KB body where RustCrypto's `sha2` took 8.5 us, on
+//! the 2-core Xeon without SHA extensions where the ingest benchmark runs (one MAC per
+//! request and secret, the largest step of the request path there).
 
 use actix_web::http::header::HeaderMap;
 use actix_web::web::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use hmac::{Hmac, KeyInit, Mac};
+use aws_lc_rs::hmac;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Cognigy HMAC headers.
 pub const COGNIGY_TIMESTAMP: &str = "x-cognigy-timestamp";
@@ -32,10 +35,10 @@ pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 /// Static key header.
 pub const API_KEY: &str = "x-api-key";
 
-/// A signing secret, decoded once at start and kept as the HMAC state keyed with it (the
-/// key schedule is two SHA-256 blocks: done once, not per request).
+/// A signing secret, decoded once at start and kept as the HMAC key (its inner and outer
+/// states are computed once, not per request).
 #[derive(Clone)]
-pub struct SigningKey(HmacSha256);
+pub struct SigningKey(hmac::Key);
 
 impl SigningKey {
     /// A `whsec_` secret is base64 after the prefix (Standard Webhooks); any other secret
@@ -58,33 +61,32 @@ impl SigningKey {
     }
 
     fn keyed(key: &[u8]) -> Self {
-        SigningKey(
-            <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length"),
-        )
+        SigningKey(hmac::Key::new(hmac::HMAC_SHA256, key))
     }
 
-    fn mac(&self) -> HmacSha256 {
-        self.0.clone()
+    /// The HMAC-SHA256 of the concatenated `parts`.
+    fn tag(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = hmac::Context::with_key(&self.0);
+        for p in parts {
+            mac.update(p);
+        }
+        let mut tag = [0u8; 32];
+        tag.copy_from_slice(mac.sign().as_ref());
+        tag
     }
 
     /// `sha256=<hex>` over `"<timestamp>.<body>"`: the Cognigy scheme (and what `sign` prints).
     pub fn sign_cognigy(&self, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = self.mac();
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        let ts = timestamp.to_string();
+        let tag = self.tag(&[ts.as_bytes(), b".", body]);
+        format!("sha256={}", hex::encode(tag))
     }
 
     /// `v1,<base64>` over `"<id>.<timestamp>.<body>"`: the Standard Webhooks scheme.
     pub fn sign_standard(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = self.mac();
-        mac.update(id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+        let ts = timestamp.to_string();
+        let tag = self.tag(&[id.as_bytes(), b".", ts.as_bytes(), b".", body]);
+        format!("v1,{}", B64.encode(tag))
     }
 }
 
@@ -289,7 +291,7 @@ impl Unverified {
 }
 
 /// Accepts when any presented tag is the HMAC of `parts` under any configured key (every
-/// pair is tried: rotation on both sides). `verify_slice` compares in constant time.
+/// pair is tried: rotation on both sides), compared in constant time.
 fn check_tags(
     cfg: &AuthConfig,
     tags: impl Iterator<Item = [u8; 32]>,
@@ -300,11 +302,8 @@ fn check_tags(
     // while decoding, without an allocation per tag.
     let tags: Vec<[u8; 32]> = tags.collect();
     let ok = cfg.signing_keys.iter().any(|key| {
-        let mut mac = key.mac();
-        for p in parts {
-            mac.update(p);
-        }
-        tags.iter().any(|tag| mac.clone().verify_slice(tag).is_ok())
+        let mac = key.tag(parts);
+        tags.iter().any(|tag| bool::from(mac.ct_eq(tag)))
     });
     if ok {
         return Ok(());
@@ -385,6 +384,22 @@ mod tests {
         Unverified::new(Bytes::from_static(body))
             .verify(&cfg(), h, NOW)
             .map(|v| v.method)
+    }
+
+    #[test]
+    fn the_mac_is_hmac_sha256_by_the_rfc_4231_test_vectors() {
+        // RFC 4231 test case 2: key "Jefe".
+        let key = SigningKey::keyed(b"Jefe");
+        assert_eq!(
+            hex::encode(key.tag(&[b"what do ya want ", b"for nothing?"])),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than a block is hashed first.
+        let key = SigningKey::keyed(&[0xaa; 131]);
+        assert_eq!(
+            hex::encode(key.tag(&[b"Test Using Larger Than Block-Size Key - Hash Key First"])),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
     }
 
     #[test]

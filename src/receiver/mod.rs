@@ -168,10 +168,10 @@ async fn accept(
     let body = read_body(req, payload, state.max_body_bytes).await?;
     let verified =
         Unverified::new(body).verify(&state.auth, req.headers(), chrono::Utc::now().timestamp())?;
-    let event = HandoverEvent::accept(verified.body())?;
+    let event = HandoverEvent::parse(verified.body())?;
     let msg = OutMessage {
         id: event.event_id.clone(),
-        body: event.canonical,
+        body: event.to_json(),
         attempt: 0,
         reason: None,
         conversation_id: Some(event.conversation_id.clone()),
