@@ -640,17 +640,8 @@ async fn hours_always_open(cxone: &CxoneStub) {
 async fn story_ended(cxone: &CxoneStub, ago: chrono::Duration) -> chrono::Duration {
     hours_always_open(cxone).await;
     let contact = cxone.fixture("contact_completed");
-    let start: chrono::DateTime<chrono::Utc> = contact["contactId"]["contactStartDate"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let total = contact["contactId"]["totalDurationSeconds"]
-        .as_f64()
-        .unwrap();
-    let end = start + chrono::Duration::milliseconds((total * 1000.0) as i64);
     let now = chrono::Utc::now();
-    let by = now - ago - end;
+    let by = shift_to_end(&contact, now - ago);
     cxone.contact(CONTACT_ID, 200, shifted(&contact, by)).await;
     cxone
         .state_history(CONTACT_ID, 200, shifted(&cxone.fixture("statehistory"), by))
@@ -669,6 +660,20 @@ async fn story_ended(cxone: &CxoneStub, ago: chrono::Duration) -> chrono::Durati
         )
         .await;
     by
+}
+
+/// How far to move the story's completed contact (`contact_completed`) so that it ends at
+/// `end`.
+fn shift_to_end(contact: &Value, end: chrono::DateTime<chrono::Utc>) -> chrono::Duration {
+    let start: chrono::DateTime<chrono::Utc> = contact["contactId"]["contactStartDate"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let total = contact["contactId"]["totalDurationSeconds"]
+        .as_f64()
+        .unwrap();
+    end - (start + chrono::Duration::milliseconds((total * 1000.0) as i64))
 }
 
 /// The sample webhook moved by `by` (its handover request), unique to this test.
@@ -733,17 +738,10 @@ async fn a_recheck_long_after_the_contact_ended_does_not_judge_it_by_the_staffin
     // The contact ended 20 minutes ago; the webhook came while it was still live.
     answer(&cxone, Cxone::Pending).await;
     hours_always_open(&cxone).await;
-    let by = {
-        let contact = cxone.fixture("contact_completed");
-        let start: chrono::DateTime<chrono::Utc> = contact["contactId"]["contactStartDate"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        chrono::Utc::now()
-            - chrono::Duration::minutes(20)
-            - (start + chrono::Duration::seconds(317))
-    };
+    let by = shift_to_end(
+        &cxone.fixture("contact_completed"),
+        chrono::Utc::now() - chrono::Duration::minutes(20),
+    );
     s.publish("recheck-1", event_shifted("signal-ok-abandoned", by))
         .await;
     assert!(
