@@ -150,6 +150,7 @@ impl Application {
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(state.clone())
+                    .app_data(receiver::LocalPublisher::new(state.queue.clone()))
                     .configure(receiver::routes)
             })
             .workers(r.workers.max(1))

@@ -6,6 +6,9 @@
 //! in milliseconds.
 
 pub mod auth;
+mod publisher;
+
+pub use publisher::LocalPublisher;
 
 use std::sync::Arc;
 
@@ -177,7 +180,13 @@ async fn accept(
         conversation_id: Some(event.conversation_id.clone()),
         ..OutMessage::default()
     };
-    state.queue.publish(Target::Jobs, msg).await.map_err(|e| {
+    // The worker thread's publishing task (see publisher.rs); an `App` built without one
+    // publishes from the handler.
+    let published = match req.app_data::<LocalPublisher>() {
+        Some(publisher) => publisher.publish(Target::Jobs, msg).await,
+        None => state.queue.publish(Target::Jobs, msg).await,
+    };
+    published.map_err(|e| {
         tracing::error!(error = %e, event_id = %event.event_id, "queue did not take the event");
         ApiError::from(e)
     })?;
