@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{self as http_header, HeaderMap, HeaderName};
 use actix_web::web::Bytes;
 use aws_lc_rs::hmac;
 use base64::Engine;
@@ -36,6 +36,15 @@ pub const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 /// Static key header.
 pub const API_KEY: &str = "x-api-key";
+
+// The same names as header keys, made at compile time: looked up by `&str`, each would be
+// parsed and hashed into a `HeaderName` again on every request.
+const H_COGNIGY_TIMESTAMP: HeaderName = HeaderName::from_static(COGNIGY_TIMESTAMP);
+const H_COGNIGY_SIGNATURE: HeaderName = HeaderName::from_static(COGNIGY_SIGNATURE);
+const H_WEBHOOK_ID: HeaderName = HeaderName::from_static(WEBHOOK_ID);
+const H_WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static(WEBHOOK_TIMESTAMP);
+const H_WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static(WEBHOOK_SIGNATURE);
+const H_API_KEY: HeaderName = HeaderName::from_static(API_KEY);
 
 /// A signing secret, decoded once at start and kept as the HMAC key (its inner and outer
 /// states are computed once, not per request; 1.2 KB, so shared rather than copied).
@@ -206,7 +215,7 @@ impl Verified {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -233,8 +242,8 @@ impl Unverified {
         now_unix: i64,
     ) -> Result<Verified, AuthError> {
         let body = self.0;
-        let method = if let Some(sigs) = header(headers, COGNIGY_SIGNATURE) {
-            let ts = timestamp(header(headers, COGNIGY_TIMESTAMP), cfg, now_unix)?;
+        let method = if let Some(sigs) = header(headers, &H_COGNIGY_SIGNATURE) {
+            let ts = timestamp(header(headers, &H_COGNIGY_TIMESTAMP), cfg, now_unix)?;
             let ts = ts.to_string();
             let tags = sigs.split(',').filter_map(|s| {
                 let mut tag = [0u8; 32];
@@ -248,11 +257,11 @@ impl Unverified {
                 "X-Cognigy-Signature",
             )?;
             Method::CognigyHmac
-        } else if let Some(sigs) = header(headers, WEBHOOK_SIGNATURE) {
-            let id = header(headers, WEBHOOK_ID).ok_or(AuthError::InvalidSignature(
+        } else if let Some(sigs) = header(headers, &H_WEBHOOK_SIGNATURE) {
+            let id = header(headers, &H_WEBHOOK_ID).ok_or(AuthError::InvalidSignature(
                 "webhook-signature needs webhook-id",
             ))?;
-            let ts = timestamp(header(headers, WEBHOOK_TIMESTAMP), cfg, now_unix)?.to_string();
+            let ts = timestamp(header(headers, &H_WEBHOOK_TIMESTAMP), cfg, now_unix)?.to_string();
             let tags = sigs.split(' ').filter_map(|s| {
                 // Decoded into a buffer with room for one byte more than a tag, so a
                 // longer value fails instead of being cut to size.
@@ -296,16 +305,16 @@ impl Unverified {
 /// pair is tried: rotation on both sides), compared in constant time.
 fn check_tags(
     cfg: &AuthConfig,
-    tags: impl Iterator<Item = [u8; 32]>,
+    tags: impl Iterator<Item = [u8; 32]> + Clone,
     parts: &[&[u8]],
     header_name: &'static str,
 ) -> Result<(), AuthError> {
     // An HMAC-SHA256 tag is 32 bytes: anything else could never verify and is dropped
-    // while decoding, without an allocation per tag.
-    let tags: Vec<[u8; 32]> = tags.collect();
+    // while decoding, into a stack array; the tags are decoded again for each key rather
+    // than gathered into a `Vec` (one key is the rule, a second one during rotation).
     let ok = cfg.signing_keys.iter().any(|key| {
         let mac = key.tag(parts);
-        tags.iter().any(|tag| bool::from(mac.ct_eq(tag)))
+        tags.clone().any(|tag| bool::from(mac.ct_eq(&tag)))
     });
     if ok {
         return Ok(());
@@ -324,10 +333,10 @@ fn check_tags(
 }
 
 fn api_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(k) = header(headers, API_KEY) {
+    if let Some(k) = header(headers, &H_API_KEY) {
         return Some(k);
     }
-    let auth = header(headers, "authorization")?;
+    let auth = header(headers, &http_header::AUTHORIZATION)?;
     let (scheme, rest) = auth.split_once(' ')?;
     // `ApiKey` is what Cognigy's "API Key (Authorization: ApiKey)" connection sends.
     (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("apikey"))
