@@ -147,17 +147,13 @@ impl Application {
                 max_body_bytes: r.max_body_bytes,
                 metrics: app.metrics.clone(),
             });
-            let server = HttpServer::new(move || {
-                App::new()
-                    .app_data(state.clone())
-                    .app_data(receiver::LocalPublisher::new(state.queue.clone()))
-                    .configure(receiver::routes)
-            })
-            .workers(r.workers.max(1))
-            .disable_signals()
-            .shutdown_timeout(10)
-            .listen(listener)?
-            .run();
+            let server =
+                HttpServer::new(move || App::new().configure(|cfg| receiver::routes(cfg, &state)))
+                    .workers(r.workers.max(1))
+                    .disable_signals()
+                    .shutdown_timeout(10)
+                    .listen(listener)?
+                    .run();
             tracing::info!(%addr, %bound, ?role, "listening");
             app.server = Some(server);
         }

@@ -8,8 +8,6 @@
 pub mod auth;
 mod publisher;
 
-pub use publisher::LocalPublisher;
-
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
@@ -22,6 +20,7 @@ use crate::event::{EventError, HandoverEvent};
 use crate::metrics::Metrics;
 use crate::queue::{OutMessage, Queue, QueueError, Target};
 use auth::{AuthConfig, Unverified};
+use publisher::LocalPublisher;
 
 /// Path of the webhook.
 pub const WEBHOOK_PATH: &str = "/webhooks/cognigy/handover";
@@ -117,9 +116,12 @@ impl From<QueueError> for ApiError {
     }
 }
 
-/// Registers the routes on an actix `App`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(WEBHOOK_PATH, web::post().to(handover))
+/// Registers the receiver on an actix `App`: its state, the worker thread's publishing
+/// task, and the routes. The `App` factory calls it once per worker thread.
+pub fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<ReceiverState>) {
+    cfg.app_data(state.clone())
+        .app_data(LocalPublisher::new(state.queue.clone()))
+        .route(WEBHOOK_PATH, web::post().to(handover))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics));
@@ -180,13 +182,11 @@ async fn accept(
         conversation_id: Some(event.conversation_id.clone()),
         ..OutMessage::default()
     };
-    // The worker thread's publishing task (see publisher.rs); an `App` built without one
-    // publishes from the handler.
-    let published = match req.app_data::<LocalPublisher>() {
-        Some(publisher) => publisher.publish(Target::Jobs, msg).await,
-        None => state.queue.publish(Target::Jobs, msg).await,
-    };
-    published.map_err(|e| {
+    // The worker thread's publishing task (see publisher.rs), registered with the routes.
+    let publisher = req
+        .app_data::<LocalPublisher>()
+        .expect("routes() registers the worker's publisher");
+    publisher.publish(Target::Jobs, msg).await.map_err(|e| {
         tracing::error!(error = %e, event_id = %event.event_id, "queue did not take the event");
         ApiError::from(e)
     })?;
