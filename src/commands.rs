@@ -136,6 +136,7 @@ async fn serve(
         &settings.receiver.api_keys,
     )
     .map_err(CommandError::Usage)?;
+    crate::sched::log_applied();
     // Before the port is bound: from then on a SIGTERM must drain, not kill.
     let signals = ShutdownSignals::install();
     let app = Application::build(settings, role)
