@@ -433,7 +433,7 @@ async fn dead_letters(settings: Settings, requeue: bool) -> Result<(), CommandEr
             }
             for d in &dead {
                 let conversation = d.conversation_id.clone().or_else(|| {
-                    crate::event::HandoverEvent::parse(&d.body)
+                    crate::event::HandoverEvent::from_json(&d.body)
                         .ok()
                         .map(|e| e.conversation_id)
                 });

@@ -165,7 +165,7 @@ impl Worker {
         self.process_inner(delivery).instrument(span).await
     }
 
-    async fn process_inner(&self, delivery: Delivery) -> Outcome {
+    async fn process_inner(&self, mut delivery: Delivery) -> Outcome {
         let event = match HandoverEvent::from_json(&delivery.body) {
             Ok(e) => e,
             Err(e) => {
@@ -174,6 +174,11 @@ impl Worker {
                     .await;
             }
         };
+        // The receiver leaves it out of its headers; what this job is re-published as
+        // (a retry, a dead letter) carries it, so `dead-letters` lists it without parsing.
+        if delivery.conversation_id.is_none() {
+            delivery.conversation_id = Some(event.conversation_id.clone());
+        }
         let span = tracing::Span::current();
         span.record("conversation_id", event.conversation_id.as_str());
         if let Some(c) = event.real_contact_id() {

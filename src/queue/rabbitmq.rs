@@ -557,8 +557,12 @@ fn properties(msg: &OutMessage, topology: &Topology) -> BasicProperties {
         // Persistent: quorum queues store everything anyway, but a classic queue a
         // message is dead-lettered into would not.
         .with_delivery_mode(2)
-        .with_content_type("application/json".into())
-        .with_headers(h);
+        .with_content_type("application/json".into());
+    // No table at all when there is nothing in it (the receiver's publish): the broker
+    // decodes every message's properties.
+    if !h.inner().is_empty() {
+        props = props.with_headers(h);
+    }
     if let Some(id) = message_id {
         props = props.with_message_id(id);
     }

@@ -179,7 +179,10 @@ async fn accept(
         body: event.to_json(),
         attempt: 0,
         reason: None,
-        conversation_id: Some(event.conversation_id.clone()),
+        // Not as a header: the body has it, and a header table is one more thing for
+        // lapin to write and for the broker to decode on every message (bench/README.md,
+        // "Ingest"). The worker adds it to whatever it re-publishes, for `dead-letters`.
+        conversation_id: None,
         ..OutMessage::default()
     };
     // The worker thread's publishing task (see publisher.rs), registered with the routes.

@@ -65,6 +65,7 @@ fn variables_in_src() -> BTreeSet<String> {
         "NOTIFY_",
         "REQUIRED_",
         "SCAN_",
+        "SCHED_",
         "METRICS_",
         "LOG_",
     ];
