@@ -37,6 +37,12 @@
 #                      round 1; prints the top symbols by self time (where the time goes)
 #   AA=1               calibration: a second minimal receiver takes the full receiver's
 #                      place, so the verdict measures the benchmark's own noise (A/A)
+#   MINIMAL_SCHED=batch  run the minimal receiver under SCHED_BATCH too (chrt -b 0), the
+#                      policy the full one sets for itself (SCHED_POLICY): the comparison
+#                      on equal terms, without what the policy gives
+#   AA_SCHED=batch     with AA=1: the second minimal receiver runs under SCHED_BATCH, so
+#                      the verdict is what the policy alone gives the minimal receiver
+#   FULL_ENV="SCHED_POLICY=normal"   the full receiver without it
 # Exit: 0 on PASS (or no verdict asked), 1 on FAIL or error.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -65,6 +71,17 @@ want() { [[ " $RECEIVERS " == *" $1 "* ]]; }
 # Run from the work dir so a developer's .env is not picked up by the full receiver.
 cd "$WORK"
 
+# The command prefix that runs the minimal receiver in slot NAME under SCHED_BATCH, the
+# policy the full receiver sets for itself (SCHED_POLICY): MINIMAL_SCHED=batch for the
+# reference, AA_SCHED=batch for the second instance of an A/A run. Empty otherwise.
+minimal_sched() {
+  local want="${MINIMAL_SCHED:-}"
+  [[ "$1" == full ]] && want="${AA_SCHED:-}"
+  [[ "$want" == batch ]] || return 0
+  command -v chrt >/dev/null || die "MINIMAL_SCHED/AA_SCHED=batch need chrt (util-linux)"
+  echo "chrt -b 0"
+}
+
 # Starts the minimal receiver (examples/minimal_receiver.rs) in slot NAME, with its own
 # queue, and waits until it answers.
 start_minimal() {
@@ -75,7 +92,7 @@ start_minimal() {
     AMQP_URL="$AMQP_URL_BENCH" QUEUE_PREFIX="bench-$RUN_ID-$name" \
     LISTEN_ADDR="127.0.0.1:${PORT[$name]}" RUST_LOG=warn \
     ${MINIMAL_HMAC:+MINIMAL_HMAC_SECRET="$SECRET"} \
-    "$MINIMAL_BIN" ${MINIMAL_ARGS:-}
+    $(minimal_sched "$name") "$MINIMAL_BIN" ${MINIMAL_ARGS:-}
   PID[$name]=$LAST_PID
   wait_http "http://127.0.0.1:${PORT[$name]}/readyz" "${PID[$name]}" 60 || {
     tail -20 "$WORK/$name.log" >&2
