@@ -226,8 +226,6 @@ pub struct Settings {
     pub notify: crate::notify::NotifySettings,
     /// `LOG_FORMAT`, when set.
     pub log_format: Option<LogFormat>,
-    /// `SCHED_POLICY` (set by `main` before the runtime starts; see [`crate::sched`]).
-    pub sched_policy: crate::sched::SchedPolicy,
     /// The raw snapshot, for the parts that parse their own settings.
     pub env: Env,
 }
@@ -376,7 +374,9 @@ impl Settings {
                 )));
             }
         };
-        let sched_policy = crate::sched::SchedPolicy::from_env(&env)?;
+        // Checked here so a bad value fails like any other setting; `main` applies it
+        // before the runtime starts (see `crate::sched`).
+        crate::sched::SchedPolicy::from_env(&env)?;
         let cxone = crate::cxone::CxoneSettings::from_env_map(|k| env.get(k))
             .map_err(|e| ConfigError(e.to_string()))?;
         let notify = crate::notify::NotifySettings::from_env_map(|k| env.get(k))
@@ -403,7 +403,6 @@ impl Settings {
             queue,
             worker,
             log_format,
-            sched_policy,
             env,
         })
     }

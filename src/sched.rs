@@ -74,14 +74,9 @@ pub fn apply(env: &Env) {
     let _ = APPLIED.set(applied);
 }
 
-/// What [`apply`] did, if it ran in this process.
-pub fn applied() -> Option<&'static Applied> {
-    APPLIED.get()
-}
-
-/// Logs what [`apply`] did (once telemetry is up).
+/// Logs what [`apply`] did, if it ran in this process (once telemetry is up).
 pub fn log_applied() {
-    match applied() {
+    match APPLIED.get() {
         Some(Applied::Batch) => {
             tracing::debug!(
                 "CPU scheduling policy SCHED_BATCH (SCHED_POLICY=normal to keep the default)"
