@@ -496,27 +496,38 @@ async fn check_config(settings: Settings) -> Result<(), CommandError> {
             ),
         ),
     }
-    match &settings.queue.amqp_url {
+    match startup::rabbit_settings(&settings) {
         None => line(
             true,
             "queue",
             "in-process (AMQP_URL unset; not durable)".into(),
         ),
-        Some(url) => {
-            let target = crate::queue::rabbitmq::redact(secrecy::ExposeSecret::expose_secret(url));
-            match connected_queue(&settings).await {
-                Ok(q) => {
-                    line(
+        // Every node on its own: a cluster that works through two of three still needs
+        // the third fixed.
+        Some(rabbit) => {
+            let nodes = rabbit.nodes.all();
+            for (i, node) in nodes.iter().enumerate() {
+                let which = if nodes.len() == 1 {
+                    format!("RabbitMQ at {}", node.addr())
+                } else {
+                    format!(
+                        "RabbitMQ node {} ({} of {})",
+                        node.addr(),
+                        i + 1,
+                        nodes.len()
+                    )
+                };
+                match crate::queue::rabbitmq::probe(&rabbit, node).await {
+                    Ok(()) => line(
                         true,
                         "queue",
                         format!(
-                            "RabbitMQ at {target}, topology declared (prefix {})",
+                            "{which}: connected, topology declared (prefix {})",
                             settings.queue.prefix
                         ),
-                    );
-                    q.close().await;
+                    ),
+                    Err(e) => line(false, "queue", format!("{which}: {e}")),
                 }
-                Err(e) => line(false, "queue", format!("RabbitMQ at {target}: {e}")),
             }
         }
     }

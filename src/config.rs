@@ -179,8 +179,9 @@ pub struct ReceiverSettings {
 /// The queue's settings.
 #[derive(Clone)]
 pub struct QueueSettings {
-    /// `AMQP_URL`; `None` = in-process queue.
-    pub amqp_url: Option<SecretString>,
+    /// `AMQP_URL`: the RabbitMQ node, or the nodes of one cluster; `None` = in-process
+    /// queue.
+    pub amqp_url: Option<crate::queue::nodes::Nodes>,
     /// `QUEUE_PREFIX`.
     pub prefix: String,
     /// `QUEUE_CONFIRM_TIMEOUT_SECS` (default 5): how long a publish waits for the
@@ -314,14 +315,11 @@ impl Settings {
                 "a number of threads",
             )?,
         };
-        let amqp_url = env.get("AMQP_URL");
-        if let Some(u) = &amqp_url
-            && !(u.starts_with("amqp://") || u.starts_with("amqps://"))
-        {
-            return Err(ConfigError(
-                "AMQP_URL must start with amqp:// or amqps://, e.g. amqp://guest:guest@127.0.0.1:5672/%2f".into(),
-            ));
-        }
+        let amqp_url = env
+            .get("AMQP_URL")
+            .map(|u| crate::queue::nodes::Nodes::parse(&u))
+            .transpose()
+            .map_err(|e| ConfigError(e.to_string()))?;
         let prefix = env
             .get("QUEUE_PREFIX")
             .unwrap_or_else(|| "handover-doctor".into());
@@ -331,7 +329,7 @@ impl Settings {
             ));
         }
         let queue = QueueSettings {
-            amqp_url: amqp_url.map(SecretString::from),
+            amqp_url,
             prefix,
             confirm_timeout: env.seconds_f64(
                 "QUEUE_CONFIRM_TIMEOUT_SECS",

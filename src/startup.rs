@@ -50,20 +50,29 @@ impl Role {
 
 /// Opens the configured queue (RabbitMQ, or in-process when `AMQP_URL` is unset).
 pub fn open_queue(settings: &Settings) -> Queue {
-    match &settings.queue.amqp_url {
+    match rabbit_settings(settings) {
         None => Queue::Memory(MemoryQueue::new()),
-        Some(url) => Queue::Rabbit(RabbitQueue::start(
-            RabbitSettings {
-                url: url.clone(),
-                topology: Topology::new(&settings.queue.prefix, settings.retry_delays()),
-                confirm_timeout: settings.queue.confirm_timeout,
-                connection_name: format!("handover-doctor@{}", hostname()),
-            },
+        Some(rabbit) => Queue::Rabbit(RabbitQueue::start(
+            rabbit,
             // Not the app's token: the publisher must outlive the consumers so in-flight
             // jobs can still publish their reports while the app drains; `close` ends it.
             CancellationToken::new(),
         )),
     }
+}
+
+/// How this process reaches RabbitMQ; `None` when `AMQP_URL` is unset.
+pub fn rabbit_settings(settings: &Settings) -> Option<RabbitSettings> {
+    settings
+        .queue
+        .amqp_url
+        .as_ref()
+        .map(|nodes| RabbitSettings {
+            nodes: nodes.clone(),
+            topology: Topology::new(&settings.queue.prefix, settings.retry_delays()),
+            confirm_timeout: settings.queue.confirm_timeout,
+            connection_name: format!("handover-doctor@{}", hostname()),
+        })
 }
 
 fn hostname() -> String {

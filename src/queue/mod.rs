@@ -9,6 +9,7 @@
 //! `P.reports`, `P.dead` — see [`topology`].
 
 pub mod memory;
+pub mod nodes;
 pub mod rabbitmq;
 pub mod topology;
 
@@ -152,6 +153,15 @@ impl Queue {
         match self {
             Queue::Memory(_) => "memory",
             Queue::Rabbit(_) => "rabbitmq",
+        }
+    }
+
+    /// The `host:port` of the RabbitMQ node this process publishes through, while
+    /// connected (`None` for the in-process queue).
+    pub fn node(&self) -> Option<String> {
+        match self {
+            Queue::Memory(_) => None,
+            Queue::Rabbit(q) => q.node(),
         }
     }
 

@@ -7,9 +7,18 @@
 //!
 //! Reconnection is ours, not lapin's auto-recovery: a supervisor owns "connect → declare
 //! the topology → open the channel" and, when the connection or channel breaks, drops it
-//! and starts again with capped exponential backoff. While it is down, publishes fail at
-//! once with [`QueueError::NotConnected`] (the receiver answers 503), and consumers simply
-//! receive nothing. No restart is ever needed.
+//! and starts again with capped exponential backoff. Each attempt tries the nodes of
+//! `AMQP_URL` in turn ([`super::nodes`]), so losing one node of a cluster moves every
+//! connection to another. While the supervisor is still trying nodes after a loss, a publish
+//! waits for the next connection within its confirm timeout; once every node was tried in
+//! vain, publishes fail at once with [`QueueError::NotConnected`] (the receiver answers 503),
+//! and consumers simply receive nothing. No restart is ever needed.
+//!
+//! A publish whose connection broke before its confirm came is sent again on the next
+//! connection, with the same message id, if one comes within the confirm timeout: the lost
+//! node may have stored the first copy, and the notifier de-duplicates by event id. Without
+//! a new connection in time the publish fails as [`QueueError::Unconfirmed`]; it is never
+//! reported as published without a confirm.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -23,10 +32,11 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::nodes::{Node, Nodes};
 use super::{
     Consumer, DeadLetter, Delivery, OutMessage, QueueError, Requeued, Settle, Source, Target,
     Topology,
@@ -49,11 +59,16 @@ const H_CONVERSATION: &str = "x-hd-conversation-id";
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Longest wait for one node to connect and take the topology: a host that is down drops
+/// the connection attempt silently, and the operating system would wait minutes before
+/// the next node is tried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How to reach the broker.
 #[derive(Clone)]
 pub struct RabbitSettings {
-    /// `AMQP_URL` (holds the password).
-    pub url: SecretString,
+    /// `AMQP_URL`: the nodes of the cluster (their URLs hold the password).
+    pub nodes: Nodes,
     /// Names and arguments.
     pub topology: Topology,
     /// How long a publish may wait for the broker's confirm (default 5 s).
@@ -65,6 +80,8 @@ pub struct RabbitSettings {
 struct Publisher {
     conn: Connection,
     channel: Channel,
+    /// Index of its node in [`RabbitSettings::nodes`].
+    node: usize,
 }
 
 /// A RabbitMQ-backed queue with a self-healing publishing connection.
@@ -72,7 +89,11 @@ pub struct RabbitQueue {
     settings: RabbitSettings,
     publisher: RwLock<Option<Arc<Publisher>>>,
     connected: AtomicBool,
-    connected_notify: tokio::sync::Notify,
+    /// True from the loss of the publishing connection (or the start) until the supervisor
+    /// connects again or has tried every node in vain: meanwhile a publish waits.
+    failing_over: AtomicBool,
+    /// Woken whenever `publisher` or `failing_over` changes.
+    changed: tokio::sync::Notify,
     cancel: CancellationToken,
     /// `P.jobs` as a routing key, made once (`None` if the name is too long for an AMQP
     /// short string: every publish there then fails with that error).
@@ -87,19 +108,6 @@ impl std::fmt::Debug for RabbitQueue {
     }
 }
 
-/// The broker's host and port, for log lines (the URL holds the password).
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => format!(
-            "{}://{}:{}",
-            u.scheme(),
-            u.host_str().unwrap_or("?"),
-            u.port().unwrap_or(5672)
-        ),
-        Err(_) => "<invalid AMQP_URL>".into(),
-    }
-}
-
 impl RabbitQueue {
     /// Starts the publishing supervisor; returns at once (the first connection attempt
     /// runs in the background; see [`RabbitQueue::wait_connected`]).
@@ -107,7 +115,8 @@ impl RabbitQueue {
         let q = Arc::new(RabbitQueue {
             publisher: RwLock::new(None),
             connected: AtomicBool::new(false),
-            connected_notify: tokio::sync::Notify::new(),
+            failing_over: AtomicBool::new(true),
+            changed: tokio::sync::Notify::new(),
             cancel,
             jobs_key: ShortString::try_new(settings.topology.jobs()).ok(),
             settings,
@@ -123,7 +132,7 @@ impl RabbitQueue {
     pub async fn wait_connected(&self, within: Duration) -> Result<(), QueueError> {
         let wait = async {
             loop {
-                let notified = self.connected_notify.notified();
+                let notified = self.changed.notified();
                 if self.is_connected() {
                     return;
                 }
@@ -141,43 +150,57 @@ impl RabbitQueue {
     }
 
     async fn supervise(self: Arc<Self>) {
+        let nodes = self.settings.nodes.clone();
         let mut backoff = Duration::from_millis(100);
-        let target = redact(self.settings.url.expose_secret());
         let mut logged_down = false;
         loop {
             if self.cancel.is_cancelled() {
                 break;
             }
-            match open(&self.settings, "publish").await {
-                Ok((conn, channel)) => {
-                    if let Err(e) = channel
-                        .confirm_select(ConfirmSelectOptions::default())
-                        .await
-                    {
-                        tracing::warn!(broker = %target, error = %e, "could not enable publisher confirms");
-                    } else {
-                        tracing::info!(broker = %target, "connected to RabbitMQ");
-                        logged_down = false;
-                        backoff = Duration::from_millis(100);
-                        let p = Arc::new(Publisher { conn, channel });
-                        *self.publisher.write().expect("publisher lock") = Some(p.clone());
-                        self.connected.store(true, Ordering::Release);
-                        self.connected_notify.notify_waiters();
-                        wait_until_broken(&p.conn, &p.channel, &self.cancel).await;
-                        self.connected.store(false, Ordering::Release);
-                        *self.publisher.write().expect("publisher lock") = None;
-                        if self.cancel.is_cancelled() {
-                            break;
-                        }
-                        tracing::warn!(broker = %target, "lost the RabbitMQ connection; reconnecting");
+            let opened = match open(&self.settings, "publish").await {
+                Ok((conn, channel, node)) => channel
+                    .confirm_select(ConfirmSelectOptions::default())
+                    .await
+                    .map(|()| (conn, channel, node))
+                    .map_err(|e| format!("could not enable publisher confirms: {e}")),
+                Err(e) => Err(e),
+            };
+            match opened {
+                Ok((conn, channel, node)) => {
+                    let addr = nodes.get(node).addr().to_string();
+                    tracing::info!(node = %addr, nodes = nodes.len(), "connected to RabbitMQ");
+                    logged_down = false;
+                    backoff = Duration::from_millis(100);
+                    let p = Arc::new(Publisher {
+                        conn,
+                        channel,
+                        node,
+                    });
+                    *self.publisher.write().expect("publisher lock") = Some(p.clone());
+                    self.connected.store(true, Ordering::Release);
+                    self.failing_over.store(false, Ordering::Release);
+                    self.changed.notify_waiters();
+                    wait_until_broken(&p.conn, &p.channel, &self.cancel).await;
+                    // Publishes wait for the next node from here: the cluster may well have one.
+                    self.failing_over.store(true, Ordering::Release);
+                    self.connected.store(false, Ordering::Release);
+                    *self.publisher.write().expect("publisher lock") = None;
+                    self.changed.notify_waiters();
+                    nodes.lost(node);
+                    if self.cancel.is_cancelled() {
+                        break;
                     }
+                    tracing::warn!(node = %addr, nodes = nodes.len(), "lost the RabbitMQ connection; trying the nodes in turn");
                 }
                 Err(e) => {
+                    // Every node was tried: publishes fail at once until one answers.
+                    self.failing_over.store(false, Ordering::Release);
+                    self.changed.notify_waiters();
                     if !logged_down {
-                        tracing::warn!(broker = %target, error = %e, "cannot reach RabbitMQ; retrying with backoff");
+                        tracing::warn!(error = %e, "cannot reach RabbitMQ; retrying with backoff");
                         logged_down = true;
                     } else {
-                        tracing::debug!(broker = %target, error = %e, "RabbitMQ still unreachable");
+                        tracing::debug!(error = %e, "RabbitMQ still unreachable");
                     }
                 }
             }
@@ -187,14 +210,54 @@ impl RabbitQueue {
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
+        self.failing_over.store(false, Ordering::Release);
+        self.changed.notify_waiters();
     }
 
-    fn current(&self) -> Result<Arc<Publisher>, QueueError> {
+    /// The publisher a publish should use: the current one, unless it is `failed` (the one
+    /// a first attempt just broke on, which the supervisor may not have noticed yet).
+    /// While the supervisor fails over, waits for its next connection until `deadline`;
+    /// `None` when none comes in time, or when no node is reachable.
+    async fn usable_publisher(
+        &self,
+        failed: Option<&Arc<Publisher>>,
+        deadline: Instant,
+    ) -> Option<Arc<Publisher>> {
+        let usable = |p: &Option<Arc<Publisher>>| match p {
+            Some(p) if !failed.is_some_and(|f| Arc::ptr_eq(f, p)) => Some(p.clone()),
+            _ => None,
+        };
+        // The receiver's path: no waiter is registered while a connection is up.
+        if let Some(p) = usable(&self.publisher.read().expect("publisher lock")) {
+            return Some(p);
+        }
+        loop {
+            let changed = self.changed.notified();
+            let current = self.publisher.read().expect("publisher lock").clone();
+            if let Some(p) = usable(&current) {
+                return Some(p);
+            }
+            if current.is_none() && !self.failing_over.load(Ordering::Acquire) {
+                return None;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// The `host:port` of the node the publishing connection is on, while it is up.
+    pub fn node(&self) -> Option<String> {
         self.publisher
             .read()
             .expect("publisher lock")
-            .clone()
-            .ok_or(QueueError::NotConnected)
+            .as_ref()
+            .map(|p| self.settings.nodes.get(p.node).addr().to_string())
+    }
+
+    /// The nodes of `AMQP_URL`.
+    pub fn nodes(&self) -> &Nodes {
+        &self.settings.nodes
     }
 
     fn routing_key(&self, target: Target) -> String {
@@ -208,7 +271,6 @@ impl RabbitQueue {
     }
 
     pub(crate) async fn publish(&self, target: Target, msg: OutMessage) -> Result<(), QueueError> {
-        let p = self.current()?;
         // `P.jobs` is named once (the receiver publishes there on every request).
         let key = match (target, &self.jobs_key) {
             (Target::Jobs, Some(k)) => k.clone(),
@@ -217,35 +279,49 @@ impl RabbitQueue {
         };
         let props = properties(&msg, &self.settings.topology);
         let timeout = self.settings.confirm_timeout;
-        let confirm = async {
-            p.channel
-                // mandatory: an unroutable message (queue deleted under us) comes back as
-                // a basic.return instead of vanishing with an ack.
-                .basic_publish(
-                    "".into(),
-                    key.clone(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..BasicPublishOptions::default()
-                    },
-                    &msg.body,
-                    props,
-                )
+        let deadline = Instant::now() + timeout;
+        let mut failed: Option<(Arc<Publisher>, QueueError)> = None;
+        loop {
+            let Some(p) = self
+                .usable_publisher(failed.as_ref().map(|(p, _)| p), deadline)
                 .await
-                .map_err(|e| QueueError::Broker(e.to_string()))?
-                // Sent: from here a failure leaves its fate unknown.
-                .await
-                .map_err(|e| QueueError::Unconfirmed(e.to_string()))
-        };
-        match tokio::time::timeout(timeout, confirm).await {
-            Err(_) => Err(QueueError::ConfirmTimeout(timeout)),
-            Ok(Err(e)) => Err(e),
-            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
-            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(QueueError::Unroutable(key.to_string())),
-            Ok(Ok(Confirmation::Nack(_))) => Err(QueueError::Nacked),
-            Ok(Ok(Confirmation::NotRequested)) => {
-                Err(QueueError::Broker("confirms not enabled".into()))
-            }
+            else {
+                return Err(failed.map_or(QueueError::NotConnected, |(_, e)| e));
+            };
+            let confirm = async {
+                p.channel
+                    // mandatory: an unroutable message (queue deleted under us) comes back as
+                    // a basic.return instead of vanishing with an ack.
+                    .basic_publish(
+                        "".into(),
+                        key.clone(),
+                        BasicPublishOptions {
+                            mandatory: true,
+                            ..BasicPublishOptions::default()
+                        },
+                        &msg.body,
+                        props.clone(),
+                    )
+                    .await
+                    .map_err(|e| QueueError::Broker(e.to_string()))?
+                    // Sent: from here a failure leaves its fate unknown.
+                    .await
+                    .map_err(|e| QueueError::Unconfirmed(e.to_string()))
+            };
+            return match tokio::time::timeout_at(deadline, confirm).await {
+                Err(_) => Err(QueueError::ConfirmTimeout(timeout)),
+                // The connection broke: again on the next one, if it comes in time.
+                Ok(Err(e)) => {
+                    failed = Some((p, e));
+                    continue;
+                }
+                Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+                Ok(Ok(Confirmation::Ack(Some(_)))) => Err(QueueError::Unroutable(key.to_string())),
+                Ok(Ok(Confirmation::Nack(_))) => Err(QueueError::Nacked),
+                Ok(Ok(Confirmation::NotRequested)) => {
+                    Err(QueueError::Broker("confirms not enabled".into()))
+                }
+            };
         }
     }
 
@@ -272,7 +348,8 @@ impl RabbitQueue {
     async fn admin_channel(&self) -> Result<(Connection, Channel), QueueError> {
         open(&self.settings, "admin")
             .await
-            .map_err(|e| QueueError::Broker(e.to_string()))
+            .map(|(conn, ch, _)| (conn, ch))
+            .map_err(QueueError::Broker)
     }
 
     pub(crate) async fn peek_dead(&self) -> Result<Vec<DeadLetter>, QueueError> {
@@ -359,16 +436,64 @@ fn with_jitter(d: Duration) -> Duration {
     d.mul_f64(0.8 + fastrand::f64() * 0.4)
 }
 
-/// Connects, opens a channel and declares the whole topology on it (idempotent).
+/// Tries the nodes in turn from the process's current start ([`Nodes::rotation`]): the
+/// first that connects, opens a channel and takes the topology (idempotent) wins; returns
+/// its index too.
+///
+/// # Errors
+/// Every node failed: one `host:port: reason` per node.
 async fn open(
     settings: &RabbitSettings,
+    role: &str,
+) -> Result<(Connection, Channel, usize), String> {
+    let nodes = &settings.nodes;
+    let mut errors = Vec::new();
+    for i in nodes.rotation() {
+        let node = nodes.get(i);
+        match tokio::time::timeout(CONNECT_TIMEOUT, open_node(settings, node, role)).await {
+            Ok(Ok((conn, channel))) => {
+                nodes.connected(i);
+                return Ok((conn, channel, i));
+            }
+            Ok(Err(e)) => errors.push(format!("{}: {e}", node.addr())),
+            Err(_) => errors.push(format!(
+                "{}: no answer within {CONNECT_TIMEOUT:?}",
+                node.addr()
+            )),
+        }
+    }
+    Err(errors.join("; "))
+}
+
+/// `check-config`'s probe of one node: connects, declares the topology, closes.
+///
+/// # Errors
+/// Why the node did not take it (lapin's error, which never holds the URL).
+pub async fn probe(settings: &RabbitSettings, node: &Node) -> Result<(), String> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, open_node(settings, node, "check")).await {
+        Ok(Ok((conn, _))) => {
+            let _ = conn.close(200, "checked".into()).await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+    }
+}
+
+/// Connects to one node, opens a channel and declares the whole topology on it.
+///
+/// # Errors
+/// lapin's error, which never holds the URL.
+async fn open_node(
+    settings: &RabbitSettings,
+    node: &Node,
     role: &str,
 ) -> Result<(Connection, Channel), lapin::Error> {
     let props = ConnectionProperties::default().with_connection_name(LongString::from(format!(
         "{}:{role}",
         settings.connection_name
     )));
-    let conn = Connection::connect(settings.url.expose_secret(), props).await?;
+    let conn = Connection::connect_uri(node.uri(), props).await?;
     let channel = conn.create_channel().await?;
     declare(&channel, &settings.topology).await?;
     Ok((conn, channel))
@@ -422,13 +547,13 @@ async fn consume_loop(
     stop: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
-    let target = redact(settings.url.expose_secret());
+    let nodes = settings.nodes.clone();
     while !stop.is_cancelled() {
         match open(&settings, "consume").await {
             Err(e) => {
-                tracing::debug!(broker = %target, error = %e, queue = %queue, "consumer cannot connect yet")
+                tracing::debug!(error = %e, queue = %queue, "consumer cannot connect yet")
             }
-            Ok((conn, channel)) => {
+            Ok((conn, channel, node)) => {
                 backoff = Duration::from_millis(100);
                 // Per-consumer prefetch (global QoS is refused by quorum queues), set
                 // before basic.consume.
@@ -449,7 +574,7 @@ async fn consume_loop(
                 match started {
                     Err(e) => tracing::warn!(error = %e, queue = %queue, "cannot start consuming"),
                     Ok(mut consumer) => {
-                        tracing::info!(queue = %queue, prefetch, "consuming");
+                        tracing::info!(queue = %queue, prefetch, node = %nodes.get(node).addr(), "consuming");
                         loop {
                             tokio::select! {
                                 () = stop.cancelled() => {
@@ -483,6 +608,7 @@ async fn consume_loop(
                     let _ = conn.close(200, "consumer stopped".into()).await;
                     return;
                 }
+                nodes.lost(node);
                 let _ = conn.close(200, "reconnect".into()).await;
             }
         }

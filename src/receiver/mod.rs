@@ -302,7 +302,11 @@ async fn healthz() -> HttpResponse {
 async fn readyz(state: web::Data<ReceiverState>) -> HttpResponse {
     let connected = state.queue.is_connected();
     state.metrics.set_queue_connected(connected);
-    let body = serde_json::json!({"queue": state.queue.kind(), "connected": connected, "durable": state.queue.kind() == "rabbitmq"});
+    let mut body = serde_json::json!({"queue": state.queue.kind(), "connected": connected, "durable": state.queue.kind() == "rabbitmq"});
+    if let Queue::Rabbit(_) = &state.queue {
+        // Which node of the cluster this process publishes through (`host:port`, no credentials).
+        body["node"] = state.queue.node().into();
+    }
     if connected {
         HttpResponse::Ok().json(body)
     } else {
