@@ -3,6 +3,7 @@
 //! servers for CXone, Slack and Teams.
 
 mod cli;
+mod cluster;
 mod cxone;
 mod diagnose_e2e;
 mod docs;

@@ -87,6 +87,11 @@ impl Relay {
         Relay { addr, flags }
     }
 
+    /// `127.0.0.1:<port>`: the node as `/readyz` and `check-config` name it.
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
     /// The AMQP URL through the relay.
     pub fn url(&self) -> String {
         format!("amqp://guest:guest@{}/%2f", self.addr)
