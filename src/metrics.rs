@@ -3,14 +3,30 @@
 //! One [`Metrics`] per process (or per test app), passed around as `Arc<Metrics>`: an
 //! explicit registry rather than a global recorder, so tests running side by side never
 //! see each other's counts.
+//!
+//! Labels stay few: outcomes, codes and endpoints are fixed lists; the skill of
+//! `handover_diagnoses_total` comes from the tenant's skills (or the flow's text), so its
+//! distinct values are capped at [`MAX_SKILL_LABELS`]. No conversation id, contact id or
+//! number is ever a label. `deploy/` holds alerting rules and a dashboard built on these.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
+
+/// Distinct skills `handover_diagnoses_total` labels by; later ones count as `other`, so a
+/// flow that sends free text as its target skill cannot grow the series without bound.
+pub const MAX_SKILL_LABELS: usize = 200;
+
+/// Longest skill label kept (longer ones are cut).
+const MAX_SKILL_LEN: usize = 100;
 
 /// The process's counters.
 pub struct Metrics {
@@ -21,6 +37,11 @@ pub struct Metrics {
     notifications: Family<Labels, Counter>,
     cxone_requests: Family<Labels, Counter>,
     queue_up: Gauge,
+    diagnoses: Family<Labels, Counter>,
+    diagnosis_seconds: Histogram,
+    event_age_seconds: Histogram,
+    queue_messages: Family<Labels, Gauge>,
+    skills: Mutex<HashSet<String>>,
     /// `handover_webhooks_total{outcome="accepted"}`, resolved once: the receiver's
     /// request path counts every 202 without a label lookup.
     accepted: Counter,
@@ -72,6 +93,38 @@ impl Metrics {
             "1 while the queue is connected",
             queue_up.clone(),
         );
+        let diagnoses = Family::default();
+        registry.register(
+            "handover_diagnoses",
+            "Failed handovers diagnosed and sent to the notifier, by verdict code and target skill",
+            diagnoses.clone(),
+        );
+        // 5 ms to about 80 s: a diagnosis is a few CXone round trips, or their retries.
+        let diagnosis_seconds = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(0.005, 2.0, 15),
+        );
+        registry.register(
+            "handover_diagnosis_duration_seconds",
+            "Time a worker took for one diagnosis, from taking the job to its report being confirmed",
+            diagnosis_seconds.clone(),
+        );
+        let event_age_seconds = Histogram::new(
+            [
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0,
+            ]
+            .into_iter(),
+        );
+        registry.register(
+            "handover_event_age_seconds",
+            "Time from the webhook's arrival to its diagnosis being handed to the notifier (queueing, retries, re-checks)",
+            event_age_seconds.clone(),
+        );
+        let queue_messages = Family::default();
+        registry.register(
+            "handover_queue_messages",
+            "Messages in the jobs, reports and dead-letter queues, read from the broker at scrape time",
+            queue_messages.clone(),
+        );
         let accepted = webhooks
             .get_or_create(&vec![("outcome", "accepted".to_string())])
             .clone();
@@ -84,6 +137,11 @@ impl Metrics {
             notifications,
             cxone_requests,
             queue_up,
+            diagnoses,
+            diagnosis_seconds,
+            event_age_seconds,
+            queue_messages,
+            skills: Mutex::new(HashSet::new()),
         }
     }
 
@@ -136,6 +194,51 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a diagnosis handed to the notifier, by its verdict code and target skill
+    /// (`none` when the event named none), and records how long it took and how old the
+    /// event was by then.
+    pub fn diagnosis(
+        &self,
+        verdict: &str,
+        skill: Option<&str>,
+        took: std::time::Duration,
+        age: Option<std::time::Duration>,
+    ) {
+        self.diagnoses
+            .get_or_create(&vec![
+                ("verdict", verdict.to_string()),
+                ("skill", self.skill_label(skill)),
+            ])
+            .inc();
+        self.diagnosis_seconds.observe(took.as_secs_f64());
+        if let Some(age) = age {
+            self.event_age_seconds.observe(age.as_secs_f64());
+        }
+    }
+
+    fn skill_label(&self, skill: Option<&str>) -> String {
+        let Some(skill) = skill.map(str::trim).filter(|s| !s.is_empty()) else {
+            return "none".into();
+        };
+        let skill: String = skill.chars().take(MAX_SKILL_LEN).collect();
+        let mut seen = self.skills.lock().expect("skills lock");
+        if seen.contains(&skill) {
+            return skill;
+        }
+        if seen.len() >= MAX_SKILL_LABELS {
+            return "other".into();
+        }
+        seen.insert(skill.clone());
+        skill
+    }
+
+    /// Sets the depth of one queue: `jobs`, `reports` or `dead`.
+    pub fn set_queue_messages(&self, queue: &str, messages: u32) {
+        self.queue_messages
+            .get_or_create(&vec![("queue", queue.to_string())])
+            .set(i64::from(messages));
+    }
+
     /// Sets the queue connection gauge.
     pub fn set_queue_connected(&self, up: bool) {
         self.queue_up.set(i64::from(up));
@@ -150,6 +253,7 @@ impl Metrics {
             "findings" => &self.findings,
             "notifications" => &self.notifications,
             "cxone_requests" => &self.cxone_requests,
+            "diagnoses" => &self.diagnoses,
             _ => return 0,
         };
         fam.get(&key).map(|c| c.get()).unwrap_or(0)
@@ -180,5 +284,63 @@ mod tests {
         );
         assert!(text.contains("handover_cxone_requests_total"), "{text}");
         assert_eq!(m.count("webhooks", &[("outcome", "accepted")]), 2);
+    }
+
+    #[test]
+    fn diagnoses_are_counted_by_verdict_and_skill_with_their_timings() {
+        let m = Metrics::new();
+        let ms = std::time::Duration::from_millis;
+        m.diagnosis("HD303", Some("Support_Voice_EN"), ms(40), Some(ms(900)));
+        m.diagnosis("HD303", None, ms(40), None);
+        assert_eq!(
+            m.count(
+                "diagnoses",
+                &[("verdict", "HD303"), ("skill", "Support_Voice_EN")]
+            ),
+            1
+        );
+        assert_eq!(
+            m.count("diagnoses", &[("verdict", "HD303"), ("skill", "none")]),
+            1
+        );
+        let text = m.render();
+        assert!(
+            text.contains("handover_diagnosis_duration_seconds_count 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("handover_event_age_seconds_count 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn skill_labels_stop_growing_at_the_cap() {
+        let m = Metrics::new();
+        let d = std::time::Duration::ZERO;
+        for i in 0..MAX_SKILL_LABELS + 50 {
+            m.diagnosis("HD108", Some(&format!("skill-{i}")), d, None);
+        }
+        m.diagnosis("HD108", Some("skill-0"), d, None);
+        assert_eq!(
+            m.count("diagnoses", &[("verdict", "HD108"), ("skill", "other")]),
+            50
+        );
+        assert_eq!(
+            m.count("diagnoses", &[("verdict", "HD108"), ("skill", "skill-0")]),
+            2
+        );
+    }
+
+    #[test]
+    fn queue_depths_render_per_queue() {
+        let m = Metrics::new();
+        m.set_queue_messages("jobs", 7);
+        assert!(
+            m.render()
+                .contains(r#"handover_queue_messages{queue="jobs"} 7"#),
+            "{}",
+            m.render()
+        );
     }
 }

@@ -166,6 +166,7 @@ impl Worker {
     }
 
     async fn process_inner(&self, mut delivery: Delivery) -> Outcome {
+        let started = std::time::Instant::now();
         let event = match HandoverEvent::from_json(&delivery.body) {
             Ok(e) => e,
             Err(e) => {
@@ -294,6 +295,15 @@ impl Worker {
             self.metrics.finding(f.code.as_str());
         }
         self.metrics.job("diagnosed");
+        let age = event
+            .received_at
+            .and_then(|at| (chrono::Utc::now() - at).to_std().ok());
+        self.metrics.diagnosis(
+            diagnosis.verdict.code.as_str(),
+            diagnosis.target_skill.as_deref(),
+            started.elapsed(),
+            age,
+        );
         tracing::info!(verdict = %diagnosis.verdict.code, findings = diagnosis.findings.len(), "diagnosed");
         if !delivery.ack().await {
             // The channel went away after the report was published: the job comes back

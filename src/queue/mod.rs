@@ -165,6 +165,18 @@ impl Queue {
         }
     }
 
+    /// Messages waiting in `P.jobs`, `P.reports` and `P.dead`, by suffix (`jobs`, ...);
+    /// empty for the in-process queue, which lives and dies with its process.
+    ///
+    /// # Errors
+    /// [`QueueError`] when the broker cannot be asked.
+    pub async fn depths(&self) -> Result<Vec<(&'static str, u32)>, QueueError> {
+        match self {
+            Queue::Memory(_) => Ok(Vec::new()),
+            Queue::Rabbit(q) => q.depths().await,
+        }
+    }
+
     /// True while messages can be published.
     pub fn is_connected(&self) -> bool {
         match self {

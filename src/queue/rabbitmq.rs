@@ -255,6 +255,44 @@ impl RabbitQueue {
             .map(|p| self.settings.nodes.get(p.node).addr().to_string())
     }
 
+    /// Messages in `P.jobs`, `P.reports` and `P.dead`, by suffix, through a short-lived
+    /// channel of the publishing connection.
+    ///
+    /// # Errors
+    /// [`QueueError`] when not connected or the broker does not answer.
+    pub(crate) async fn depths(&self) -> Result<Vec<(&'static str, u32)>, QueueError> {
+        let p = self
+            .publisher
+            .read()
+            .expect("publisher lock")
+            .clone()
+            .ok_or(QueueError::NotConnected)?;
+        let broker = |e: lapin::Error| QueueError::Broker(e.to_string());
+        let ch = p.conn.create_channel().await.map_err(broker)?;
+        let t = &self.settings.topology;
+        let mut out = Vec::new();
+        for (suffix, name) in [
+            ("jobs", t.jobs()),
+            ("reports", t.reports()),
+            ("dead", t.dead()),
+        ] {
+            let q = ch
+                .queue_declare(
+                    name.as_str().into(),
+                    lapin::options::QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(broker)?;
+            out.push((suffix, q.message_count()));
+        }
+        let _ = ch.close(200, "counted".into()).await;
+        Ok(out)
+    }
+
     /// The nodes of `AMQP_URL`.
     pub fn nodes(&self) -> &Nodes {
         &self.settings.nodes

@@ -318,6 +318,15 @@ async fn metrics(state: web::Data<ReceiverState>) -> HttpResponse {
     state
         .metrics
         .set_queue_connected(state.queue.is_connected());
+    // Bounded: a broker that does not answer must not stall the scrape; the gauges then
+    // keep their last values.
+    if let Ok(Ok(depths)) =
+        tokio::time::timeout(std::time::Duration::from_secs(1), state.queue.depths()).await
+    {
+        for (queue, messages) in depths {
+            state.metrics.set_queue_messages(queue, messages);
+        }
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render())

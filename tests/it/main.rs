@@ -5,6 +5,7 @@
 mod cli;
 mod cluster;
 mod cxone;
+mod deploy;
 mod diagnose_e2e;
 mod docs;
 mod notify;
