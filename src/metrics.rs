@@ -108,12 +108,9 @@ impl Metrics {
             "Time a worker took for one diagnosis, from taking the job to its report being confirmed",
             diagnosis_seconds.clone(),
         );
-        let event_age_seconds = Histogram::new(
-            [
-                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0,
-            ]
-            .into_iter(),
-        );
+        let event_age_seconds = Histogram::new([
+            0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0,
+        ]);
         registry.register(
             "handover_event_age_seconds",
             "Time from the webhook's arrival to its diagnosis being handed to the notifier (queueing, retries, re-checks)",
