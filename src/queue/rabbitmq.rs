@@ -326,26 +326,7 @@ impl RabbitQueue {
             else {
                 return Err(failed.map_or(QueueError::NotConnected, |(_, e)| e));
             };
-            let confirm = async {
-                p.channel
-                    // mandatory: an unroutable message (queue deleted under us) comes back as
-                    // a basic.return instead of vanishing with an ack.
-                    .basic_publish(
-                        "".into(),
-                        key.clone(),
-                        BasicPublishOptions {
-                            mandatory: true,
-                            ..BasicPublishOptions::default()
-                        },
-                        &msg.body,
-                        props.clone(),
-                    )
-                    .await
-                    .map_err(|e| QueueError::Broker(e.to_string()))?
-                    // Sent: from here a failure leaves its fate unknown.
-                    .await
-                    .map_err(|e| QueueError::Unconfirmed(e.to_string()))
-            };
+            let confirm = send(&p.channel, &key, &msg.body, props.clone());
             return match tokio::time::timeout_at(deadline, confirm).await {
                 Err(_) => Err(QueueError::ConfirmTimeout(timeout)),
                 // The connection broke: again on the next one, if it comes in time.
@@ -353,9 +334,38 @@ impl RabbitQueue {
                     failed = Some((p, e));
                     continue;
                 }
+                // A quorum queue refuses what a channel publishes while that channel has
+                // not found the queue's new leader, and a channel opened just after the
+                // leader's node died stays so for many seconds (bench/drill-cluster.sh).
+                // A fresh channel looks the leader up again: one more try there.
+                Ok(Ok(Confirmation::Nack(_))) => {
+                    let fresh = async {
+                        let ch = p
+                            .conn
+                            .create_channel()
+                            .await
+                            .map_err(|e| QueueError::Broker(e.to_string()))?;
+                        ch.confirm_select(ConfirmSelectOptions::default())
+                            .await
+                            .map_err(|e| QueueError::Broker(e.to_string()))?;
+                        let confirmation = send(&ch, &key, &msg.body, props.clone()).await;
+                        let _ = ch.close(200, "retried".into()).await;
+                        confirmation
+                    };
+                    match tokio::time::timeout_at(deadline, fresh).await {
+                        Err(_) => Err(QueueError::ConfirmTimeout(timeout)),
+                        Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+                        Ok(Ok(Confirmation::Ack(Some(_)))) => {
+                            Err(QueueError::Unroutable(key.to_string()))
+                        }
+                        // Not sent again: the first refusal stands.
+                        Ok(Err(QueueError::Broker(_))) => Err(QueueError::Nacked),
+                        Ok(Err(e)) => Err(e),
+                        Ok(Ok(_)) => Err(QueueError::Nacked),
+                    }
+                }
                 Ok(Ok(Confirmation::Ack(None))) => Ok(()),
                 Ok(Ok(Confirmation::Ack(Some(_)))) => Err(QueueError::Unroutable(key.to_string())),
-                Ok(Ok(Confirmation::Nack(_))) => Err(QueueError::Nacked),
                 Ok(Ok(Confirmation::NotRequested)) => {
                     Err(QueueError::Broker("confirms not enabled".into()))
                 }
@@ -468,6 +478,33 @@ impl RabbitQueue {
         }
         self.cancel.cancel();
     }
+}
+
+/// Publishes persistent and mandatory on `channel` and waits for the broker's answer.
+async fn send(
+    channel: &Channel,
+    key: &ShortString,
+    body: &[u8],
+    props: BasicProperties,
+) -> Result<Confirmation, QueueError> {
+    channel
+        // mandatory: an unroutable message (queue deleted under us) comes back as a
+        // basic.return instead of vanishing with an ack.
+        .basic_publish(
+            "".into(),
+            key.clone(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            body,
+            props,
+        )
+        .await
+        .map_err(|e| QueueError::Broker(e.to_string()))?
+        // Sent: from here a failure leaves its fate unknown.
+        .await
+        .map_err(|e| QueueError::Unconfirmed(e.to_string()))
 }
 
 fn with_jitter(d: Duration) -> Duration {
