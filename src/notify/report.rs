@@ -125,12 +125,14 @@ impl Report {
 
     /// One sentence on how many failures this message covers.
     pub fn count_sentence(&self) -> String {
+        self.count_sentence_naming(self.group.target_skill.as_deref())
+    }
+
+    /// [`Report::count_sentence`] with the skill written as given: a channel passes it
+    /// already cut and escaped for its markup.
+    pub fn count_sentence_naming(&self, skill: Option<&str>) -> String {
         let g = &self.group;
-        let skill = g
-            .target_skill
-            .as_deref()
-            .map(|s| format!(" for skill {s}"))
-            .unwrap_or_default();
+        let skill = skill.map(|s| format!(" for skill {s}")).unwrap_or_default();
         let noun = |n: usize| {
             if n == 1 {
                 "failed handover"

@@ -630,7 +630,8 @@ async fn a_500_failure_group_with_300_findings_stays_within_slack_and_teams_limi
     let t = bodies(&teams).await;
     assert_eq!(t.len(), 1);
     let size = serde_json::to_vec(&t[0]).unwrap().len();
-    assert!(size < 28 * 1000, "Teams body of {size} bytes");
+    assert!(size <= teams::MAX_BYTES, "Teams body of {size} bytes");
+    const { assert!(teams::MAX_BYTES <= 20 * 1024) };
     assert_eq!(t[0]["attachments"][0]["content"]["version"], "1.4");
     n.stop().await;
 }
