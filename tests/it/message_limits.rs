@@ -106,10 +106,7 @@ fn renderings() -> Vec<(&'static str, Report)> {
     good.cxone.error = Some("CXone answered 503 three times".into());
 
     vec![
-        (
-            "single",
-            Report::new(skill.clone(), false, 1, &[one.clone()]),
-        ),
+        ("single", single()),
         ("single without skill", Report::new(None, false, 1, &[one])),
         ("group", Report::new(skill.clone(), false, 25, &group)),
         ("update", Report::new(skill.clone(), true, 40, &group[..3])),
