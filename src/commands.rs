@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::{Command, DiagnoseArgs, ScanArgs};
-use crate::config::{ConfigError, Env, Settings};
+use crate::config::{ConfigError, Env};
 use crate::queue::Queue;
 use crate::receiver::WEBHOOK_PATH;
 use crate::replay::{self, ReplayAuth};
+use crate::settings::Settings;
 use crate::startup::{self, Application, ShutdownSignals};
 
 /// A command's failure and the exit code it maps to.
@@ -118,7 +119,7 @@ fn webhook_url(mut addr: std::net::SocketAddr) -> String {
 
 async fn serve(
     settings: Settings,
-    role: startup::Role,
+    role: crate::roles::Role,
     replay_paths: Vec<std::path::PathBuf>,
 ) -> Result<(), CommandError> {
     let files = if replay_paths.is_empty() {
@@ -136,7 +137,6 @@ async fn serve(
         &settings.receiver.api_keys,
     )
     .map_err(CommandError::Usage)?;
-    crate::sched::log_applied();
     // Before the port is bound: from then on a SIGTERM must drain, not kill.
     let signals = ShutdownSignals::install();
     let app = Application::build(settings, role)

@@ -6,7 +6,33 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+use crate::config::{ConfigError, Env};
+
+/// How logs are written (always to standard error; standard output is for reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// `LOG_FORMAT`; unset = `None` (chosen by whether standard error is a terminal).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `LOG_FORMAT` when it is neither `pretty` nor `json`.
+    pub fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        match env.get("LOG_FORMAT").as_deref() {
+            None => Ok(None),
+            Some("pretty") => Ok(Some(LogFormat::Pretty)),
+            Some("json") => Ok(Some(LogFormat::Json)),
+            Some(other) => Err(ConfigError(format!(
+                "LOG_FORMAT={other:?} must be pretty or json"
+            ))),
+        }
+    }
+}
 
 /// Installs the global subscriber once; later calls are ignored (tests).
 pub fn init(format: Option<LogFormat>) {

@@ -10,11 +10,13 @@
 
 pub mod memory;
 pub mod rabbitmq;
+mod settings;
 pub mod topology;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use settings::QueueSettings;
 pub use topology::Topology;
 
 /// Where a message goes.

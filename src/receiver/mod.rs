@@ -7,6 +7,9 @@
 
 pub mod auth;
 mod publisher;
+mod settings;
+
+pub use settings::ReceiverSettings;
 
 use std::sync::Arc;
 

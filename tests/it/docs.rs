@@ -65,7 +65,6 @@ fn variables_in_src() -> BTreeSet<String> {
         "NOTIFY_",
         "REQUIRED_",
         "SCAN_",
-        "SCHED_",
         "METRICS_",
         "LOG_",
     ];
