@@ -6,6 +6,7 @@ mod cli;
 mod cxone;
 mod diagnose_e2e;
 mod docs;
+mod layout;
 mod notify;
 mod pipeline;
 mod proptests;
