@@ -34,9 +34,12 @@ impl LogFormat {
     }
 }
 
-/// Installs the global subscriber once; later calls are ignored (tests).
-pub fn init(format: Option<LogFormat>) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the global subscriber once; later calls are ignored (tests). `quiet` makes the
+/// default filter `warn` instead of `info` (`RUST_LOG` still wins): for `serve` printing its
+/// notifications on the same terminal, where a line per job would bury them.
+pub fn init(format: Option<LogFormat>, quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let format = format.unwrap_or(if std::io::stderr().is_terminal() {
         LogFormat::Pretty
     } else {
