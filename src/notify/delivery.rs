@@ -58,9 +58,19 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// Where messages go.
 pub(crate) enum Sink {
-    Slack { url: Url, client: reqwest::Client },
-    Teams { url: Url, client: reqwest::Client },
-    Stdout { out: Mutex<Box<dyn Write + Send>> },
+    Slack {
+        url: Url,
+        client: reqwest::Client,
+    },
+    Teams {
+        url: Url,
+        client: reqwest::Client,
+    },
+    /// `text`: a terminal, where a person reads the messages ([`stdout::text`]).
+    Stdout {
+        out: Mutex<Box<dyn Write + Send>>,
+        text: bool,
+    },
 }
 
 /// A rendered message.
@@ -116,6 +126,7 @@ impl Sink {
         match self {
             Sink::Slack { .. } => Payload::Json(slack::render(report)),
             Sink::Teams { .. } => Payload::Json(teams::render(report)),
+            Sink::Stdout { text: true, .. } => Payload::Line(stdout::text(report)),
             Sink::Stdout { .. } => Payload::Line(stdout::line(report)),
         }
     }
@@ -134,7 +145,7 @@ impl Sink {
                     Err(reason) => Attempt::Transient(reason),
                 }
             }
-            (Sink::Stdout { out }, Payload::Line(line)) => {
+            (Sink::Stdout { out, .. }, Payload::Line(line)) => {
                 let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
                 match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
                     Ok(()) => Attempt::Delivered,

@@ -212,10 +212,11 @@ impl Report {
     pub fn diagnosed_sentence(&self) -> String {
         let (first, last) = self.diagnosed_range();
         let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let (first, last) = (fmt(first), fmt(last));
         if first == last {
-            format!("Diagnosed at {}", fmt(first))
+            format!("Diagnosed at {first}")
         } else {
-            format!("Diagnosed {} – {}", fmt(first), fmt(last))
+            format!("Diagnosed {first} – {last}")
         }
     }
 }

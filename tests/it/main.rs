@@ -6,6 +6,7 @@ mod cli;
 mod cxone;
 mod diagnose_e2e;
 mod docs;
+mod layout;
 mod message_limits;
 mod notify;
 mod pipeline;
