@@ -37,12 +37,8 @@
 #                      round 1; prints the top symbols by self time (where the time goes)
 #   AA=1               calibration: a second minimal receiver takes the full receiver's
 #                      place, so the verdict measures the benchmark's own noise (A/A)
-#   MINIMAL_SCHED=batch  run the minimal receiver under SCHED_BATCH too (chrt -b 0), the
-#                      policy the full one sets for itself (SCHED_POLICY): the comparison
-#                      on equal terms, without what the policy gives
-#   AA_SCHED=batch     with AA=1: the second minimal receiver runs under SCHED_BATCH, so
-#                      the verdict is what the policy alone gives the minimal receiver
-#   FULL_ENV="SCHED_POLICY=normal"   the full receiver without it
+#   SCHED=batch        run both receivers under SCHED_BATCH (chrt -b 0), to see what the
+#                      policy gives (both always run under the same one)
 # Exit: 0 on PASS (or no verdict asked), 1 on FAIL or error.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -71,14 +67,11 @@ want() { [[ " $RECEIVERS " == *" $1 "* ]]; }
 # Run from the work dir so a developer's .env is not picked up by the full receiver.
 cd "$WORK"
 
-# The command prefix that runs the minimal receiver in slot NAME under SCHED_BATCH, the
-# policy the full receiver sets for itself (SCHED_POLICY): MINIMAL_SCHED=batch for the
-# reference, AA_SCHED=batch for the second instance of an A/A run. Empty otherwise.
-minimal_sched() {
-  local want="${MINIMAL_SCHED:-}"
-  [[ "$1" == full ]] && want="${AA_SCHED:-}"
-  [[ "$want" == batch ]] || return 0
-  command -v chrt >/dev/null || die "MINIMAL_SCHED/AA_SCHED=batch need chrt (util-linux)"
+# The command prefix that runs a receiver under SCHED=batch; empty otherwise. Both
+# receivers always run under the same policy, so the comparison is on equal terms.
+sched_prefix() {
+  [[ "${SCHED:-}" == batch ]] || return 0
+  command -v chrt >/dev/null || die "SCHED=batch needs chrt (util-linux)"
   echo "chrt -b 0"
 }
 
@@ -92,7 +85,7 @@ start_minimal() {
     AMQP_URL="$AMQP_URL_BENCH" QUEUE_PREFIX="bench-$RUN_ID-$name" \
     LISTEN_ADDR="127.0.0.1:${PORT[$name]}" RUST_LOG=warn \
     ${MINIMAL_HMAC:+MINIMAL_HMAC_SECRET="$SECRET"} \
-    $(minimal_sched "$name") "$MINIMAL_BIN" ${MINIMAL_ARGS:-}
+    $(sched_prefix) "$MINIMAL_BIN" ${MINIMAL_ARGS:-}
   PID[$name]=$LAST_PID
   wait_http "http://127.0.0.1:${PORT[$name]}/readyz" "${PID[$name]}" 60 || {
     tail -20 "$WORK/$name.log" >&2
@@ -120,7 +113,7 @@ elif want full; then
       AMQP_URL="$AMQP_URL_BENCH" QUEUE_PREFIX="bench-$RUN_ID-full" \
       WEBHOOK_SIGNING_SECRETS="$SECRET" LISTEN_ADDR="127.0.0.1:${PORT[full]}" \
       RUST_LOG=warn LOG_FORMAT=json ${FULL_ENV:-} \
-      "$BIN" serve --role receiver
+      $(sched_prefix) "$BIN" serve --role receiver
     PID[full]=$LAST_PID
     wait_http "http://127.0.0.1:${PORT[full]}/readyz" "${PID[full]}" 60 || {
       tail -20 "$WORK/full.log" >&2

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::startup::Role;
+use crate::roles::Role;
 
 /// Diagnoses failed Cognigy → NICE CXone voice handovers and tells the team.
 #[derive(Debug, Parser)]

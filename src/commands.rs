@@ -2,15 +2,16 @@
 //! outcome to an exit code: 0 success, 1 a failure at run time, 2 bad usage or
 //! configuration.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::{Command, DiagnoseArgs, ScanArgs};
-use crate::config::{ConfigError, Env, Settings};
+use crate::config::{ConfigError, Env};
 use crate::queue::Queue;
 use crate::receiver::WEBHOOK_PATH;
 use crate::replay::{self, ReplayAuth};
+use crate::settings::Settings;
 use crate::startup::{self, Application, ShutdownSignals};
 
 /// A command's failure and the exit code it maps to.
@@ -46,7 +47,10 @@ impl From<ConfigError> for CommandError {
 /// [`CommandError`] with the exit code it maps to.
 pub async fn run(command: Command, env: Env) -> Result<(), CommandError> {
     let settings = Settings::from_env(env)?;
-    crate::telemetry::init(settings.log_format);
+    let on_terminal = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let quiet =
+        matches!(command, Command::Serve { .. }) && settings.notify.uses_stdout() && on_terminal;
+    crate::telemetry::init(settings.log_format, quiet);
     match command {
         Command::Serve { role, replay } => serve(settings, role, replay).await,
         Command::Replay {
@@ -118,7 +122,7 @@ fn webhook_url(mut addr: std::net::SocketAddr) -> String {
 
 async fn serve(
     settings: Settings,
-    role: startup::Role,
+    role: crate::roles::Role,
     replay_paths: Vec<std::path::PathBuf>,
 ) -> Result<(), CommandError> {
     let files = if replay_paths.is_empty() {
@@ -136,9 +140,9 @@ async fn serve(
         &settings.receiver.api_keys,
     )
     .map_err(CommandError::Usage)?;
-    crate::sched::log_applied();
     // Before the port is bound: from then on a SIGTERM must drain, not kill.
     let signals = ShutdownSignals::install();
+    let group_wait = settings.notify.group_wait.as_secs();
     let app = Application::build(settings, role)
         .await
         .map_err(|e| CommandError::Usage(format!("{e:#}")))?;
@@ -163,7 +167,7 @@ async fn serve(
                     let ok = lines.iter().filter(|l| l.ok()).count();
                     let _ = writeln!(
                         err,
-                        "replay: {ok} of {} accepted; diagnoses follow as they are notified",
+                        "replay: {ok} of {} accepted; the diagnoses follow in about {group_wait} s (NOTIFY_GROUP_WAIT_SECS), grouped by verdict and skill",
                         lines.len()
                     );
                 }

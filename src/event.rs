@@ -5,7 +5,7 @@
 //! may arrive as a string, undefined values either vanish or arrive as `""`, and flows
 //! written from older notes use snake_case keys. The parser is tolerant of all of that and
 //! strict about the one thing it cannot do without: `conversationId`. Once parsed, the event
-//! is re-serialised in canonical camelCase form; that form is what travels through the
+//! is re-serialised (by serde) in canonical camelCase form; that form is what travels through the
 //! queue (the raw body, which may hold caller data we do not need, never does).
 //!
 //! Two entry points: [`HandoverEvent::parse`] reads a webhook body as it arrives (it
@@ -14,7 +14,10 @@
 //! canonical form off the queue, a payload file), keeping its `receivedAt` and ids.
 
 use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// The CXone extension's placeholder contact id: "no real contact".
@@ -295,36 +298,27 @@ impl HandoverEvent {
     }
 
     fn read(body: &[u8], origin: Origin) -> Result<Self, EventError> {
-        // Not a `serde_json::Value`: the lean tree borrows strings from the body and keeps
-        // nothing of `context` but its keys, nor of unknown fields anything at all (the
-        // receiver's request path; see bench/README.md for what the full tree cost).
-        // One UTF-8 check of the whole body (an ASCII fast path), then a reader that does not
-        // check every string again: `from_slice` validates each string on its own, which cost
-        // about a tenth of the parse.
+        // One UTF-8 check of the whole body first, so the error says so wherever the bad
+        // byte is (even inside a field we ignore).
         let text = std::str::from_utf8(body).map_err(|e| {
             EventError::InvalidJson(format!(
                 "the body is not valid JSON: it is not UTF-8 (invalid byte at offset {})",
                 e.valid_up_to()
             ))
         })?;
-        let root: lean::Root<'_> = serde_json::from_str(text)
+        let root: Value = serde_json::from_str(text)
             .map_err(|e| EventError::InvalidJson(format!("the body is not valid JSON: {e}")))?;
-        let lean::Root::Object(root) = root else {
+        let Value::Object(root) = root else {
             return Err(EventError::InvalidJson(
                 "the body must be a JSON object".into(),
             ));
         };
-        Self::from_object(root, body, origin)
+        Self::from_object(&root, body, origin)
     }
 
-    /// The canonical JSON form that is queued: the bytes `serde_json::to_vec(self)` gives,
-    /// written by a hand-made writer (see `canonical.rs`) because the receiver writes one
-    /// per request.
+    /// The canonical JSON form that is queued.
     pub fn to_json(&self) -> Vec<u8> {
-        // Sized once for a typical event instead of grown by doubling from nothing.
-        let mut out = Vec::with_capacity(1024);
-        canonical::write(self, &mut out);
-        out
+        serde_json::to_vec(self).expect("an event always serialises: string keys, no maps")
     }
 
     /// The contact id the Signal API targets, unless absent or the placeholder.
@@ -335,12 +329,8 @@ impl HandoverEvent {
             .filter(|id| *id != PLACEHOLDER_CONTACT_ID)
     }
 
-    fn from_object(
-        mut root: lean::Object<'_>,
-        body: &[u8],
-        origin: Origin,
-    ) -> Result<Self, EventError> {
-        let conversation_id = match get(&root.fields, "conversationId", "conversation_id") {
+    fn from_object(root: &Fields, body: &[u8], origin: Origin) -> Result<Self, EventError> {
+        let conversation_id = match get(root, "conversationId", "conversation_id") {
             None => None,
             Some(v) => scalar_string(v, "conversationId")?,
         };
@@ -352,12 +342,12 @@ impl HandoverEvent {
             ));
         }
 
-        let occurred_at = match get(&root.fields, "occurredAt", "occurred_at") {
+        let occurred_at = match get(root, "occurredAt", "occurred_at") {
             None => None,
             Some(v) => parse_time(v, "occurredAt")?,
         };
 
-        let event_id = match get(&root.fields, "eventId", "event_id") {
+        let event_id = match get(root, "eventId", "event_id") {
             None => None,
             Some(v) => scalar_string(v, "eventId")?,
         };
@@ -381,7 +371,7 @@ impl HandoverEvent {
         }
         let received_at = match origin {
             Origin::Webhook(at) => Some(at),
-            Origin::Canonical => match get(&root.fields, "receivedAt", "received_at") {
+            Origin::Canonical => match get(root, "receivedAt", "received_at") {
                 None => None,
                 Some(v) => parse_time(v, "receivedAt")?,
             },
@@ -405,7 +395,7 @@ impl HandoverEvent {
             }
         };
 
-        let flow = object(&root.fields, "flow", "flow")?;
+        let flow = object(root, "flow", "flow")?;
         let flow = FlowInfo {
             project_id: opt_str(flow, "flow.projectId", "projectId", "project_id")?,
             flow_name: opt_str(flow, "flow.flowName", "flowName", "flow_name")?,
@@ -414,7 +404,7 @@ impl HandoverEvent {
             environment: opt_str(flow, "flow.environment", "environment", "environment")?,
         };
 
-        let cx = object(&root.fields, "cxone", "cxone")?;
+        let cx = object(root, "cxone", "cxone")?;
         let cxone = CxoneIds {
             business_unit: opt_str(cx, "cxone.businessUnit", "businessUnit", "business_unit")?,
             master_contact_id: opt_str(
@@ -434,7 +424,7 @@ impl HandoverEvent {
             },
         };
 
-        let h = object(&root.fields, "handover", "handover")?;
+        let h = object(root, "handover", "handover")?;
         let mechanism = match opt_str(h, "handover.mechanism", "mechanism", "mechanism")? {
             None => None,
             Some(m) => Some(Mechanism::parse(&m).ok_or_else(|| {
@@ -483,7 +473,7 @@ impl HandoverEvent {
             )?,
         };
 
-        let vo = object(&root.fields, "voice", "voice")?;
+        let vo = object(root, "voice", "voice")?;
         let voice = VoiceInfo {
             event: opt_str(vo, "voice.event", "event", "event")?,
             call_sid: opt_str(vo, "voice.callSid", "callSid", "call_sid")?,
@@ -506,30 +496,15 @@ impl HandoverEvent {
             )?,
         };
 
-        let context_keys = match &mut root.context {
-            lean::Context::Absent => Vec::new(),
-            lean::Context::Keys(keys) => std::mem::take(keys),
-            lean::Context::NotObject => {
-                return Err(EventError::field(
-                    "context",
-                    "context must be a JSON object",
-                ));
-            }
-        };
-        // The canonical form carries the key list instead of the values.
-        let context_keys = if context_keys.is_empty() {
-            root.context_keys.take().unwrap_or_default()
-        } else {
-            context_keys
-        };
+        let context_keys = context_keys(root)?;
 
         Ok(HandoverEvent {
             event_id,
             occurred_at,
             received_at,
             conversation_id,
-            user_id: opt_str(&root.fields, "userId", "userId", "user_id")?,
-            trace_id: opt_str(&root.fields, "traceId", "traceId", "trace_id")?,
+            user_id: opt_str(root, "userId", "userId", "user_id")?,
+            trace_id: opt_str(root, "traceId", "traceId", "trace_id")?,
             flow,
             cxone,
             handover,
@@ -563,26 +538,33 @@ fn derive_event_id(
     format!("{head}~{digest}:{suffix}")
 }
 
-fn get<'s, 'a>(
-    obj: &'s lean::Section<'a>,
-    camel: &str,
-    snake: &str,
-) -> Option<&'s lean::Scalar<'a>> {
-    obj.get(camel)
-        .or_else(|| obj.get(snake))
-        .filter(|v| !v.is_empty())
+/// The fields of a JSON object.
+type Fields = Map<String, Value>;
+
+/// `null`, a blank string, `{}` and `[]` mean "absent" (a template whose value was
+/// undefined).
+fn is_absent(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
-static EMPTY: lean::Section<'static> = lean::Section::EMPTY;
+fn get<'a>(obj: &'a Fields, camel: &str, snake: &str) -> Option<&'a Value> {
+    obj.get(camel)
+        .or_else(|| obj.get(snake))
+        .filter(|v| !is_absent(v))
+}
 
-fn object<'s, 'a>(
-    root: &'s lean::Section<'a>,
-    camel: &str,
-    snake: &str,
-) -> Result<&'s lean::Section<'a>, EventError> {
+static EMPTY: LazyLock<Fields> = LazyLock::new(Fields::new);
+
+fn object<'a>(root: &'a Fields, camel: &str, snake: &str) -> Result<&'a Fields, EventError> {
     match get(root, camel, snake) {
         None => Ok(&EMPTY),
-        Some(lean::Scalar::Object(o)) => Ok(o),
+        Some(Value::Object(o)) => Ok(o),
         Some(_) => Err(EventError::field(
             camel,
             format!("{camel} must be a JSON object"),
@@ -590,15 +572,15 @@ fn object<'s, 'a>(
     }
 }
 
-fn scalar_string(v: &lean::Scalar<'_>, path: &str) -> Result<Option<String>, EventError> {
+fn scalar_string(v: &Value, path: &str) -> Result<Option<String>, EventError> {
     match v {
-        lean::Scalar::Str(s) => {
+        Value::String(s) => {
             let s = s.trim();
             Ok((!s.is_empty()).then(|| s.to_string()))
         }
-        lean::Scalar::Num(n) => Ok(Some(n.to_string())),
-        lean::Scalar::Bool(b) => Ok(Some(b.to_string())),
-        lean::Scalar::Null => Ok(None),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        Value::Bool(b) => Ok(Some(b.to_string())),
+        Value::Null => Ok(None),
         _ => Err(EventError::field(
             path,
             format!("{path} must be a string or a number"),
@@ -607,7 +589,7 @@ fn scalar_string(v: &lean::Scalar<'_>, path: &str) -> Result<Option<String>, Eve
 }
 
 fn opt_str(
-    obj: &lean::Section<'_>,
+    obj: &Fields,
     path: &str,
     camel: &str,
     snake: &str,
@@ -616,15 +598,15 @@ fn opt_str(
         None => Ok(None),
         // signalResult and the error fields are free text the flow copies from objects at
         // times; keep an object as its JSON text rather than refusing the event.
-        Some(lean::Scalar::Composite { json, .. }) if path.starts_with("handover.") => {
-            Ok(Some(json.clone()))
+        Some(v @ (Value::Object(_) | Value::Array(_))) if path.starts_with("handover.") => {
+            Ok(Some(v.to_string()))
         }
         Some(v) => scalar_string(v, path),
     }
 }
 
 fn opt_status(
-    obj: &lean::Section<'_>,
+    obj: &Fields,
     path: &str,
     camel: &str,
     snake: &str,
@@ -639,8 +621,8 @@ fn opt_status(
         )
     };
     let n = match v {
-        lean::Scalar::Num(n) => n.as_u64().ok_or_else(bad)?,
-        lean::Scalar::Str(s) => s.trim().parse::<u64>().map_err(|_| bad())?,
+        Value::Number(n) => n.as_u64().ok_or_else(bad)?,
+        Value::String(s) => s.trim().parse::<u64>().map_err(|_| bad())?,
         _ => return Err(bad()),
     };
     if !(100..=699).contains(&n) {
@@ -649,7 +631,39 @@ fn opt_status(
     Ok(Some(n as u16))
 }
 
-fn parse_time(v: &lean::Scalar<'_>, path: &str) -> Result<Option<DateTime<Utc>>, EventError> {
+/// The keys of `context` whose values are not empty, sorted (the values are not kept:
+/// they can hold customer data, and only their presence is diagnosed). Our own canonical
+/// form carries the list as `contextKeys` instead.
+fn context_keys(root: &Fields) -> Result<Vec<String>, EventError> {
+    let keys: Vec<String> = match root.get("context") {
+        None => Vec::new(),
+        Some(Value::Object(o)) => o
+            .iter()
+            .filter(|(_, v)| !is_absent(v))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        Some(v) if is_absent(v) => Vec::new(),
+        Some(_) => {
+            return Err(EventError::field(
+                "context",
+                "context must be a JSON object",
+            ));
+        }
+    };
+    if keys.is_empty()
+        && let Some(Value::Array(listed)) = root.get("contextKeys")
+    {
+        return Ok(listed
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect());
+    }
+    let mut keys = keys;
+    keys.sort();
+    Ok(keys)
+}
+
+fn parse_time(v: &Value, path: &str) -> Result<Option<DateTime<Utc>>, EventError> {
     let bad = || {
         EventError::field(
             path,
@@ -657,7 +671,7 @@ fn parse_time(v: &lean::Scalar<'_>, path: &str) -> Result<Option<DateTime<Utc>>,
         )
     };
     let t = match v {
-        lean::Scalar::Str(s) => {
+        Value::String(s) => {
             let s = s.trim();
             if let Ok(t) = DateTime::parse_from_rfc3339(s) {
                 Some(t.with_timezone(&Utc))
@@ -669,7 +683,7 @@ fn parse_time(v: &lean::Scalar<'_>, path: &str) -> Result<Option<DateTime<Utc>>,
                 s.parse::<i64>().ok().and_then(epoch)
             }
         }
-        lean::Scalar::Num(n) => n.as_i64().and_then(epoch),
+        Value::Number(n) => n.as_i64().and_then(epoch),
         _ => None,
     };
     // Only years RFC 3339 can write: the canonical form must parse back (an epoch in
@@ -679,11 +693,6 @@ fn parse_time(v: &lean::Scalar<'_>, path: &str) -> Result<Option<DateTime<Utc>>,
         _ => Err(bad()),
     }
 }
-
-mod canonical;
-mod lean;
-
-pub(crate) use canonical::string as write_json_string;
 
 /// Unix seconds, or milliseconds when the number is too large to be seconds.
 fn epoch(n: i64) -> Option<DateTime<Utc>> {
@@ -860,7 +869,7 @@ mod tests {
     }
 
     #[test]
-    fn the_lean_reader_keeps_json_map_semantics() {
+    fn the_reader_keeps_json_map_semantics() {
         // Later duplicates win; escaped strings are read; unknown fields and context
         // values are skipped; a free-text field given an object keeps its JSON text.
         let e = parse(

@@ -25,7 +25,7 @@ pub mod receiver;
 pub mod replay;
 pub mod roles;
 pub mod scan;
-pub mod sched;
+pub mod settings;
 pub mod startup;
 pub mod telemetry;
 pub mod worker;

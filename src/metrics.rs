@@ -169,8 +169,9 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a notification attempt's outcome: `sent`, `retried`, `rate_limited`,
-    /// `permanent_error`, `deduplicated`.
+    /// Counts a notification attempt's outcome: `delivered` (Slack `ok`, stdout),
+    /// `accepted` (a Teams Workflows 2xx: taken, not yet posted), `retried`,
+    /// `rate_limited`, `permanent_error`, `failed`, `deduplicated`.
     pub fn notification(&self, channel: &str, outcome: &str) {
         self.notifications
             .get_or_create(&vec![

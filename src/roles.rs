@@ -12,15 +12,42 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Settings;
 use crate::cxone::CxoneClient;
 use crate::diagnosis::Diagnosis;
 use crate::metrics::Metrics;
 use crate::notify::{Disposition, Notifier};
 use crate::queue::{Delivery, OutMessage, Queue, Source, Target};
 use crate::scan::Scanner;
-use crate::startup::Role;
+use crate::settings::Settings;
 use crate::worker::Worker;
+
+/// Which roles this process plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Receiver, worker and notifier in one process.
+    All,
+    /// The HTTP endpoint only.
+    Receiver,
+    /// Diagnoses queued events.
+    Worker,
+    /// Groups and sends reports (one active across all processes).
+    Notifier,
+}
+
+impl Role {
+    /// Whether this role set includes the receiver.
+    pub fn receiver(self) -> bool {
+        matches!(self, Role::All | Role::Receiver)
+    }
+    /// Whether this role set includes the worker.
+    pub fn worker(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+    /// Whether this role set includes the notifier.
+    pub fn notifier(self) -> bool {
+        matches!(self, Role::All | Role::Notifier)
+    }
+}
 
 /// The CXone client, when credentials are configured.
 ///

@@ -13,40 +13,13 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::queue::rabbitmq::{RabbitQueue, RabbitSettings};
 use crate::queue::{Queue, Topology, memory::MemoryQueue};
 use crate::receiver::auth::AuthConfig;
 use crate::receiver::{self, ReceiverState};
-
-/// Which roles this process plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Role {
-    /// Receiver, worker and notifier in one process.
-    All,
-    /// The HTTP endpoint only.
-    Receiver,
-    /// Diagnoses queued events.
-    Worker,
-    /// Groups and sends reports (one active across all processes).
-    Notifier,
-}
-
-impl Role {
-    /// Whether this role set includes the receiver.
-    pub fn receiver(self) -> bool {
-        matches!(self, Role::All | Role::Receiver)
-    }
-    /// Whether this role set includes the worker.
-    pub fn worker(self) -> bool {
-        matches!(self, Role::All | Role::Worker)
-    }
-    /// Whether this role set includes the notifier.
-    pub fn notifier(self) -> bool {
-        matches!(self, Role::All | Role::Notifier)
-    }
-}
+use crate::roles::Role;
+use crate::settings::Settings;
 
 /// Opens the configured queue (RabbitMQ, or in-process when `AMQP_URL` is unset).
 pub fn open_queue(settings: &Settings) -> Queue {
@@ -69,7 +42,7 @@ pub fn rabbit_settings(settings: &Settings) -> Option<RabbitSettings> {
         .as_ref()
         .map(|nodes| RabbitSettings {
             nodes: nodes.clone(),
-            topology: Topology::new(&settings.queue.prefix, settings.retry_delays()),
+            topology: Topology::new(&settings.queue.prefix, settings.worker.delays()),
             confirm_timeout: settings.queue.confirm_timeout,
             connection_name: format!("handover-doctor@{}", hostname()),
         })

@@ -5,7 +5,7 @@
 //! * diagnosed → report published → ack;
 //! * CXone unreachable for a transient reason (no token, or a read that failed through
 //!   all its retries: timeouts, 5xx, 429) on any look-up the verdict depends on
-//!   ([`Evidence::transient_problem`], which reads the one list of failed look-ups,
+//!   ([`diagnosis::transient_problem`], which reads the one list of failed look-ups,
 //!   `/contacts/active` included) while the verdict could still change → a copy goes to a
 //!   delay queue (`RETRY_DELAYS_SECS`) with its retry count, then ack; after the last
 //!   delay it is diagnosed with what is known (HD503 says CXone kept failing);
@@ -36,6 +36,7 @@
 //!
 //! [`Worker::process`] handles one delivery, so tests drive the worker step by step.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::config::WorkerSettings;
+use crate::config::{ConfigError, Env};
 use crate::cxone::CxoneClient;
 use crate::diagnosis::evidence::Evidence;
 use crate::diagnosis::{self, Code, Diagnosis};
@@ -56,6 +57,101 @@ use crate::scan::{RecentContacts, is_scan_event};
 
 /// How long stopping waits for in-flight jobs before leaving them to redelivery.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
+/// `WORKER_CONCURRENCY`.
+const WORKER_CONCURRENCY: RangeInclusive<usize> = 1..=1000;
+/// Each of `RETRY_DELAYS_SECS` / `RECHECK_DELAYS_SECS`: a week. A delay queue's
+/// `x-message-ttl` in milliseconds must stay under RabbitMQ's 2^32 ms (49 days), or
+/// declaring the topology fails with 406 on every reconnect.
+const DELAY_SECS: RangeInclusive<u64> = 1..=7 * 86_400;
+/// `SCAN_INTERVAL_SECS` (0 = off): the scan never looks further back than a day.
+const SCAN_INTERVAL_SECS: RangeInclusive<u64> = 0..=86_400;
+
+/// The worker's settings.
+#[derive(Clone)]
+pub struct WorkerSettings {
+    /// `WORKER_CONCURRENCY`.
+    pub concurrency: usize,
+    /// `REQUIRED_CONTEXT_KEYS`.
+    pub required_context_keys: Vec<String>,
+    /// `RETRY_DELAYS_SECS` (default `10,60,300`): waits before retrying a job that failed
+    /// for a transient reason (CXone or broker unreachable); after the last, the job is
+    /// diagnosed with what is known.
+    pub retry_delays: Vec<Duration>,
+    /// `RECHECK_DELAYS_SECS` (default `60,180,600`): waits before re-checking a contact
+    /// whose CXone data was still pending.
+    pub recheck_delays: Vec<Duration>,
+    /// `SCAN_INTERVAL_SECS`.
+    pub scan_interval: Option<Duration>,
+    /// `SCAN_SKILLS`.
+    pub scan_skills: Vec<String>,
+    /// `SCAN_LOOKBACK_SECS` (default [`crate::scan::DEFAULT_LOOKBACK`]): how far before the
+    /// last periodic window's end the next one starts.
+    pub scan_lookback: Duration,
+}
+
+impl WorkerSettings {
+    /// Reads `WORKER_CONCURRENCY`, `REQUIRED_CONTEXT_KEYS`, `RETRY_DELAYS_SECS`,
+    /// `RECHECK_DELAYS_SECS` and `SCAN_*`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first variable that is wrong.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let required_context_keys = match env.get("REQUIRED_CONTEXT_KEYS") {
+            None => vec!["routingData".into(), "customerInfo".into()],
+            Some(_) => env.list("REQUIRED_CONTEXT_KEYS"),
+        };
+        Ok(WorkerSettings {
+            concurrency: env.parse_in(
+                "WORKER_CONCURRENCY",
+                8,
+                WORKER_CONCURRENCY,
+                "a whole number",
+            )?,
+            required_context_keys,
+            retry_delays: delays(env, "RETRY_DELAYS_SECS", &[10, 60, 300])?,
+            recheck_delays: delays(env, "RECHECK_DELAYS_SECS", &[60, 180, 600])?,
+            scan_interval: Some(Duration::from_secs(env.parse_in(
+                "SCAN_INTERVAL_SECS",
+                0,
+                SCAN_INTERVAL_SECS,
+                "a number of seconds (0 = no periodic scan)",
+            )?))
+            .filter(|d| !d.is_zero()),
+            scan_skills: env.list("SCAN_SKILLS"),
+            scan_lookback: crate::scan::lookback_from_env(env)?,
+        })
+    }
+
+    /// Every delay queue the topology needs: retries and re-checks.
+    pub fn delays(&self) -> Vec<Duration> {
+        let mut d = self.retry_delays.clone();
+        d.extend(self.recheck_delays.iter().copied());
+        d
+    }
+}
+
+fn delays(env: &Env, key: &str, default: &[u64]) -> Result<Vec<Duration>, ConfigError> {
+    let list = env.list(key);
+    if list.is_empty() {
+        return Ok(default.iter().map(|s| Duration::from_secs(*s)).collect());
+    }
+    list.iter()
+        .map(|s| {
+            s.parse::<u64>()
+                .ok()
+                .filter(|n| DELAY_SECS.contains(n))
+                .map(Duration::from_secs)
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "{key} must be comma-separated whole seconds from {} to {}, e.g. 60,180,600",
+                        DELAY_SECS.start(),
+                        DELAY_SECS.end()
+                    ))
+                })
+        })
+        .collect()
+}
 
 /// What became of one job.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,7 +308,7 @@ impl Worker {
             now: chrono::Utc::now(),
         };
         let diagnosis = diagnosis::diagnose(&evidence);
-        let unavailable = evidence.transient_problem().cloned();
+        let unavailable = diagnosis::transient_problem(&evidence).cloned();
         // Masked here, where the caller numbers are known: the rules echo the flow's free
         // text (codeError, sipReason) and no rule keeps the number under a key the
         // notifier could learn it from. What leaves this function is masked.

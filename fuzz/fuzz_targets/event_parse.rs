@@ -1,8 +1,7 @@
 //! The event parser on arbitrary bytes: it must never panic, and whatever it accepts must
 //! round-trip through the canonical form the receiver queues (the worker reads that form
 //! back with `from_json`; an event that could not be read back would be dead-lettered
-//! after its 202). The hand-written canonical writer must give exactly serde's bytes.
-//! The receive time is fixed so a run is repeatable.
+//! after its 202). The receive time is fixed so a run is repeatable.
 #![no_main]
 
 use chrono::{TimeZone, Utc};
@@ -18,11 +17,6 @@ fuzz_target!(|data: &[u8]| {
     assert!(id_ok(&event.conversation_id), "{:?}", event.conversation_id);
     assert!(id_ok(&event.event_id), "{:?}", event.event_id);
     let canonical = event.to_json();
-    assert_eq!(
-        canonical,
-        serde_json::to_vec(&event).unwrap(),
-        "the canonical writer gives serde's bytes"
-    );
     let back = HandoverEvent::from_json(&canonical).expect("the canonical form reads back");
     assert_eq!(back, event, "the canonical form round-trips");
 });

@@ -12,8 +12,12 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
+
+use super::error::CxoneError;
+use super::types::{AgentSkillAssignment, HoursOfOperation, Skill, SkillActivity};
 
 type Slot<V> = Arc<OnceCell<(Instant, V)>>;
 
@@ -52,6 +56,33 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             .get_or_init(|| async { (Instant::now(), fetch().await) })
             .await;
         value.clone()
+    }
+}
+
+type Cached<T> = Result<T, CxoneError>;
+
+/// The skill-level caches the client holds, one per read (`skills.rs` fills them).
+pub(crate) struct SkillCaches {
+    pub(super) skill: TtlCache<String, Cached<Option<Skill>>>,
+    pub(super) skills_list: TtlCache<(), Cached<Arc<Vec<Skill>>>>,
+    pub(super) agents: TtlCache<String, Cached<Option<Vec<AgentSkillAssignment>>>>,
+    pub(super) activity: TtlCache<String, Cached<Option<SkillActivity>>>,
+    pub(super) hours_list: TtlCache<(), Cached<Arc<Vec<Value>>>>,
+    pub(super) hours_detail: TtlCache<String, Cached<Option<HoursOfOperation>>>,
+    pub(super) hours_for_skill: TtlCache<String, Cached<Option<HoursOfOperation>>>,
+}
+
+impl SkillCaches {
+    pub fn new(ttl: Duration) -> Self {
+        SkillCaches {
+            skill: TtlCache::new(ttl),
+            skills_list: TtlCache::new(ttl),
+            agents: TtlCache::new(ttl),
+            activity: TtlCache::new(ttl),
+            hours_list: TtlCache::new(ttl),
+            hours_detail: TtlCache::new(ttl),
+            hours_for_skill: TtlCache::new(ttl),
+        }
     }
 }
 

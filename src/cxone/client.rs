@@ -16,10 +16,10 @@ use url::Url;
 use crate::metrics::Metrics;
 
 use super::auth::Auth;
+use super::cache::SkillCaches;
 use super::error::CxoneError;
 use super::http::{RetryPolicy, Transport};
 use super::settings::CxoneSettings;
-use super::skills::SkillCaches;
 
 /// The NICE CXone API client.
 #[derive(Clone)]

@@ -4,13 +4,12 @@
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::client::{CxoneClient, Target};
 use super::error::CxoneError;
 use super::paging::Pager;
-use super::shape;
+use super::shape::{self, absent_on_404, decode};
 use super::types::{Contact, ContactState, Hierarchy};
 
 /// Media type id of a phone call (cxone.md section 3.1).
@@ -18,21 +17,6 @@ pub const MEDIA_TYPE_PHONE_CALL: u32 = 4;
 
 /// Page size for the completed-contacts search (CXone's common maximum is 1000).
 pub const DEFAULT_PAGE_SIZE: usize = 500;
-
-pub(crate) fn decode<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, CxoneError> {
-    serde_json::from_value(v).map_err(|e| CxoneError::Decode {
-        what: what.to_string(),
-        detail: e.to_string(),
-    })
-}
-
-/// 404 means "no such thing": `Ok(None)`.
-pub(crate) fn absent_on_404<T>(r: Result<Option<T>, CxoneError>) -> Result<Option<T>, CxoneError> {
-    match r {
-        Err(CxoneError::NotFound { .. }) => Ok(None),
-        other => other,
-    }
-}
 
 /// Reads a contact record out of any of the shapes `GET /contacts/{id}` has had.
 pub(crate) fn contact_from_body(body: Value) -> Result<Option<Contact>, serde_json::Error> {

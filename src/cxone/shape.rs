@@ -4,7 +4,10 @@
 //! next to `_links` and `totalRecords`; v1x versions put the same under `resultSet`; a
 //! few endpoints answer with a bare array or a bare object.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use super::error::CxoneError;
 
 /// `key` at the top level, else inside `resultSet`.
 pub(crate) fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
@@ -55,6 +58,22 @@ pub(crate) fn next_link(v: &Value) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
+}
+
+/// `v` as a `T`, or a decode error naming `what` was read.
+pub(crate) fn decode<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, CxoneError> {
+    serde_json::from_value(v).map_err(|e| CxoneError::Decode {
+        what: what.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// 404 means "no such thing": `Ok(None)`.
+pub(crate) fn absent_on_404<T>(r: Result<Option<T>, CxoneError>) -> Result<Option<T>, CxoneError> {
+    match r {
+        Err(CxoneError::NotFound { .. }) => Ok(None),
+        other => other,
+    }
 }
 
 #[cfg(test)]

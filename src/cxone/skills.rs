@@ -3,16 +3,13 @@
 //! per key in flight, because a burst of failures usually targets one skill.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
 
-use super::cache::TtlCache;
 use super::client::{CxoneClient, Target};
-use super::contacts::{absent_on_404, decode};
 use super::error::CxoneError;
 use super::paging::Pager;
-use super::shape;
+use super::shape::{self, absent_on_404, decode};
 use super::types::{AgentSkillAssignment, HoursOfOperation, Skill, SkillActivity};
 
 /// Page size for list reads (skills, agents, profiles).
@@ -20,33 +17,6 @@ const LIST_PAGE_SIZE: usize = 1000;
 
 /// Hours profiles read at once when looking for a skill's profile.
 const HOURS_CONCURRENCY: usize = 4;
-
-type Cached<T> = Result<T, CxoneError>;
-
-/// The caches, one per read.
-pub(crate) struct SkillCaches {
-    skill: TtlCache<String, Cached<Option<Skill>>>,
-    skills_list: TtlCache<(), Cached<Arc<Vec<Skill>>>>,
-    agents: TtlCache<String, Cached<Option<Vec<AgentSkillAssignment>>>>,
-    activity: TtlCache<String, Cached<Option<SkillActivity>>>,
-    hours_list: TtlCache<(), Cached<Arc<Vec<Value>>>>,
-    hours_detail: TtlCache<String, Cached<Option<HoursOfOperation>>>,
-    hours_for_skill: TtlCache<String, Cached<Option<HoursOfOperation>>>,
-}
-
-impl SkillCaches {
-    pub fn new(ttl: Duration) -> Self {
-        SkillCaches {
-            skill: TtlCache::new(ttl),
-            skills_list: TtlCache::new(ttl),
-            agents: TtlCache::new(ttl),
-            activity: TtlCache::new(ttl),
-            hours_list: TtlCache::new(ttl),
-            hours_detail: TtlCache::new(ttl),
-            hours_for_skill: TtlCache::new(ttl),
-        }
-    }
-}
 
 fn holds_skill(profile: &HoursOfOperation, skill_id: &str) -> bool {
     profile

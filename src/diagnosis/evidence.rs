@@ -219,27 +219,6 @@ impl Evidence {
         e.occurred_at.or(e.received_at)
     }
 
-    /// The first CXone failure worth diagnosing again later for: a transient one
-    /// ([`ProblemKind::is_transient`]) — no token or API endpoint, or a read that failed
-    /// through every retry — on a look-up the verdict depends on. The skill's live
-    /// activity does not count once it could not be evidence anyway (a contact that ended
-    /// long before the read, [`super::rules::support::live_activity_freshness`]): reading
-    /// it again later would only be older still.
-    pub fn transient_problem(&self) -> Option<&CxoneProblem> {
-        let facts = match &self.cxone {
-            CxoneEvidence::NotConfigured => return None,
-            CxoneEvidence::Unreachable(p) => return p.kind.is_transient().then_some(p),
-            CxoneEvidence::Checked(f) => f,
-        };
-        let activity_counts = super::rules::support::live_activity_freshness(self).is_evidence();
-        facts
-            .failed_reads()
-            .into_iter()
-            .filter(|(read, _)| *read != Read::SkillActivity || activity_counts)
-            .map(|(_, p)| p)
-            .find(|p| p.kind.is_transient())
-    }
-
     /// True when [`Evidence::requested_at`] is the receive time (the event had no
     /// `occurredAt`), so messages can say which time they compare.
     pub fn requested_at_is_receive_time(&self) -> bool {
@@ -259,25 +238,6 @@ mod tests {
             what: what.into(),
             detail: format!("{what} failed"),
         }
-    }
-
-    fn evidence(facts: CxoneFacts, now: &str) -> Evidence {
-        Evidence {
-            event: None,
-            contact_id: Some("1".into()),
-            cxone: CxoneEvidence::Checked(Box::new(facts)),
-            required_context_keys: Vec::new(),
-            now: now.parse().unwrap(),
-        }
-    }
-
-    fn ended_at_eight() -> Lookup<Contact> {
-        Lookup::Found(Contact {
-            contact_id: Some("1".into()),
-            contact_start_date: Some("2026-05-13T07:55:00Z".parse().unwrap()),
-            total_duration_seconds: Some(300.0),
-            ..Contact::default()
-        })
     }
 
     #[test]
@@ -302,56 +262,5 @@ mod tests {
         let reads: Vec<Read> = facts.failed_reads().iter().map(|(r, _)| *r).collect();
         assert_eq!(reads, [Read::StillActive, Read::Hours]);
         assert_eq!(facts.problems().len(), 2);
-        let ev = evidence(facts, "2026-05-13T08:01:00Z");
-        assert_eq!(ev.transient_problem().unwrap().what, "GET /contacts/active");
-    }
-
-    #[test]
-    fn a_rejected_read_is_not_worth_a_retry() {
-        let facts = CxoneFacts {
-            contact: Lookup::Failed(problem(ProblemKind::Rejected, "GET /contacts/1")),
-            ..CxoneFacts::default()
-        };
-        assert_eq!(
-            evidence(facts, "2026-05-13T08:01:00Z").transient_problem(),
-            None
-        );
-        let unreachable = Evidence {
-            cxone: CxoneEvidence::Unreachable(problem(ProblemKind::Rejected, "GET /.well-known")),
-            ..evidence(CxoneFacts::default(), "2026-05-13T08:01:00Z")
-        };
-        assert_eq!(unreachable.transient_problem(), None);
-        let outage = Evidence {
-            cxone: CxoneEvidence::Unreachable(problem(
-                ProblemKind::Unavailable,
-                "POST /auth/token",
-            )),
-            ..evidence(CxoneFacts::default(), "2026-05-13T08:01:00Z")
-        };
-        assert_eq!(outage.transient_problem().unwrap().what, "POST /auth/token");
-    }
-
-    #[test]
-    fn a_failed_activity_read_counts_only_while_the_activity_could_be_evidence() {
-        let facts = || CxoneFacts {
-            contact: ended_at_eight(),
-            still_active: Lookup::Found(false),
-            skill_activity: Lookup::Failed(problem(
-                ProblemKind::Unavailable,
-                "GET /skills/4412877/activity",
-            )),
-            ..CxoneFacts::default()
-        };
-        // Read a minute after the contact ended: worth reading again.
-        assert!(
-            evidence(facts(), "2026-05-13T08:01:00Z")
-                .transient_problem()
-                .is_some()
-        );
-        // Read the next day: it would not be evidence however it answered.
-        assert_eq!(
-            evidence(facts(), "2026-05-14T08:00:00Z").transient_problem(),
-            None
-        );
     }
 }

@@ -19,6 +19,6 @@ pub use codes::Code;
 pub use engine::{PRECEDENCE, diagnose, needs_recheck};
 pub use model::Diagnosis;
 pub use report::{explain, explain_list, render_text};
-pub use rules::support::LIVE_ACTIVITY_MAX_AGE;
+pub use rules::support::{LIVE_ACTIVITY_MAX_AGE, transient_problem};
 pub use signal::{SignalError, SignalResult, SignalStage, parse_signal_result};
 pub use sip::sip_meaning;

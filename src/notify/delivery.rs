@@ -9,6 +9,9 @@
 //! - Slack succeeds only with 2xx and the body `ok`; its error strings (`channel_not_found`,
 //!   `invalid_blocks`, ...) are permanent. Teams Workflows answers `202`; other 4xx are
 //!   permanent. A permanent refusal is logged at `error` and counted, never retried.
+//! - Slack's `ok` and a written stdout line count as `delivered`; Teams' `202` counts as
+//!   `accepted`: the flow answers before it posts the card, and a card it then fails to
+//!   post shows only in the flow's run history (notify-and-webhooks.md §2.3).
 //!
 //! Nothing here logs a webhook URL (they are credentials): only its host.
 
@@ -55,9 +58,19 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// Where messages go.
 pub(crate) enum Sink {
-    Slack { url: Url, client: reqwest::Client },
-    Teams { url: Url, client: reqwest::Client },
-    Stdout { out: Mutex<Box<dyn Write + Send>> },
+    Slack {
+        url: Url,
+        client: reqwest::Client,
+    },
+    Teams {
+        url: Url,
+        client: reqwest::Client,
+    },
+    /// `text`: a terminal, where a person reads the messages ([`stdout::text`]).
+    Stdout {
+        out: Mutex<Box<dyn Write + Send>>,
+        text: bool,
+    },
 }
 
 /// A rendered message.
@@ -69,8 +82,11 @@ pub(crate) enum Payload {
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
-    /// The destination has it.
-    Sent,
+    /// The destination has it (Slack's `ok`, a line written).
+    Delivered,
+    /// The destination took the request and will post it later, or fail to, without
+    /// telling us (a Teams Workflows `202`).
+    Accepted,
     /// `429`, with the `Retry-After` when given.
     RateLimited(Option<Duration>),
     /// Worth retrying; the reason is safe to log.
@@ -110,6 +126,7 @@ impl Sink {
         match self {
             Sink::Slack { .. } => Payload::Json(slack::render(report)),
             Sink::Teams { .. } => Payload::Json(teams::render(report)),
+            Sink::Stdout { text: true, .. } => Payload::Line(stdout::text(report)),
             Sink::Stdout { .. } => Payload::Line(stdout::line(report)),
         }
     }
@@ -128,10 +145,10 @@ impl Sink {
                     Err(reason) => Attempt::Transient(reason),
                 }
             }
-            (Sink::Stdout { out }, Payload::Line(line)) => {
+            (Sink::Stdout { out, .. }, Payload::Line(line)) => {
                 let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
                 match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
-                    Ok(()) => Attempt::Sent,
+                    Ok(()) => Attempt::Delivered,
                     Err(e) => Attempt::Permanent(format!("writing to standard output: {e}")),
                 }
             }
@@ -199,7 +216,7 @@ pub fn classify_slack(status: StatusCode, body: &str, retry_after: Option<Durati
     }
     if status.is_success() {
         return match error.as_deref() {
-            Some("ok") => Attempt::Sent,
+            Some("ok") => Attempt::Delivered,
             Some(e) => Attempt::Permanent(e.to_string()),
             None => Attempt::Permanent(format!("HTTP {} without `ok`", status.as_u16())),
         };
@@ -220,10 +237,11 @@ pub fn classify_slack(status: StatusCode, body: &str, retry_after: Option<Durati
     }
 }
 
-/// Reads a Teams Workflows answer (`202 Accepted` is success; the body says nothing).
+/// Reads a Teams Workflows answer: any 2xx (`202` in practice, with an empty body) is
+/// [`Attempt::Accepted`], since the flow posts the card after it answered.
 pub fn classify_teams(status: StatusCode, retry_after: Option<Duration>) -> Attempt {
     if status.is_success() {
-        Attempt::Sent
+        Attempt::Accepted
     } else if status == StatusCode::TOO_MANY_REQUESTS {
         Attempt::RateLimited(retry_after)
     } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
@@ -283,9 +301,27 @@ impl Deliverer<'_> {
             *last_request = Some(self.clock.now());
             attempts += 1;
             let pause = match self.sink.attempt(payload).await {
-                Attempt::Sent => {
-                    self.metrics.notification(channel, "sent");
-                    tracing::info!(channel, host, conversations, attempts, "notification sent");
+                Attempt::Delivered => {
+                    self.metrics.notification(channel, "delivered");
+                    tracing::info!(
+                        channel,
+                        host,
+                        conversations,
+                        attempts,
+                        "notification delivered"
+                    );
+                    return Outcome::Delivered;
+                }
+                Attempt::Accepted => {
+                    // Done for us (nothing to retry), but not proof the card was posted.
+                    self.metrics.notification(channel, "accepted");
+                    tracing::info!(
+                        channel,
+                        host,
+                        conversations,
+                        attempts,
+                        "notification accepted; the flow posts it later (failures show only in its run history)"
+                    );
                     return Outcome::Delivered;
                 }
                 Attempt::Permanent(reason) => {
@@ -350,7 +386,10 @@ mod tests {
 
     #[test]
     fn slack_ok_is_success_and_error_strings_are_permanent() {
-        assert_eq!(classify_slack(StatusCode::OK, "ok", None), Attempt::Sent);
+        assert_eq!(
+            classify_slack(StatusCode::OK, "ok", None),
+            Attempt::Delivered
+        );
         for e in SLACK_PERMANENT_ERRORS {
             assert_eq!(
                 classify_slack(StatusCode::BAD_REQUEST, e, None),
@@ -404,8 +443,12 @@ mod tests {
     }
 
     #[test]
-    fn teams_202_is_success_and_auth_or_not_found_is_permanent() {
-        assert_eq!(classify_teams(StatusCode::ACCEPTED, None), Attempt::Sent);
+    fn teams_202_is_accepted_not_delivered_and_auth_or_not_found_is_permanent() {
+        assert_eq!(
+            classify_teams(StatusCode::ACCEPTED, None),
+            Attempt::Accepted
+        );
+        assert_eq!(classify_teams(StatusCode::OK, None), Attempt::Accepted);
         for s in [400, 401, 403, 404] {
             assert!(matches!(
                 classify_teams(StatusCode::from_u16(s).unwrap(), None),

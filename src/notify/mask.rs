@@ -315,13 +315,7 @@ impl Masker {
     }
 
     fn is_known(&self, digits: &str) -> bool {
-        // National and international spellings of one number share their tail
-        // (0151 1234 5678 / +49 151 1234 5678); 9 digits keep that match specific.
-        self.known.iter().any(|k| {
-            k == digits
-                || (k.len() >= 9 && digits.ends_with(k.trim_start_matches('0')))
-                || (digits.len() >= 9 && k.ends_with(digits.trim_start_matches('0')))
-        })
+        self.known.iter().any(|k| same_number(k, digits))
     }
 
     /// Masks every phone number in a piece of free text.
@@ -490,6 +484,23 @@ impl Masker {
     }
 }
 
+/// Significant digits a national and an international spelling must share: fewer would
+/// let any number ending in the same few digits pass for the caller's.
+const MIN_SHARED_DIGITS: usize = 9;
+
+/// True when the digit runs `a` and `b` spell the same number: equal, or equal once the
+/// prefix that dialling adds is set aside (national 0151 1234 5678, international
+/// 0049 151 1234 5678 / +49 ...): leading zeros, then at most a three-digit country code.
+/// Zeros alone, or zeros before a few of the number's last digits, are not the number.
+fn same_number(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.len() >= MIN_SHARED_DIGITS && long.ends_with(short) && long.len() - short.len() <= 3
+}
+
 fn value_as_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
@@ -562,6 +573,30 @@ mod tests {
         assert_eq!(m.text("ANI 0151 12345678 rang"), "ANI •••5678 rang");
         // A contact id is not a caller value.
         assert_eq!(m.text("contact 745512890123"), "contact 745512890123");
+    }
+
+    #[test]
+    fn zeros_and_zeros_before_the_tail_of_a_known_number_are_not_that_number() {
+        let m = masker_knowing(&["4915112345678"]);
+        for s in [
+            "000000005678",
+            "000000000",
+            "0000000000000",
+            "00000012345678",
+            "pin 0000000 and ref 000000005678",
+        ] {
+            assert_eq!(m.text(s), s, "not the caller's number");
+        }
+        // A longer run that ends in the number is another number, not a spelling of it.
+        assert_eq!(m.text("ref 77774915112345678"), "ref 77774915112345678");
+        // The number's own spellings still are.
+        assert_eq!(m.text("0049 151 12345678"), "•••5678");
+        assert_eq!(m.text("0151 12345678"), "•••5678");
+        assert_eq!(m.text("+49 151 12345678"), "•••5678");
+        // A national spelling learned first still finds the international one.
+        let national = masker_knowing(&["015112345678"]);
+        assert_eq!(national.text("4915112345678"), "•••5678");
+        assert_eq!(national.text("000000005678"), "000000005678");
     }
 
     #[test]

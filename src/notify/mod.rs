@@ -62,7 +62,7 @@ pub mod stdout;
 pub mod teams;
 
 use std::future::Future;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -78,17 +78,8 @@ pub use settings::{NotifySettings, SettingsError};
 use crate::diagnosis::model::Diagnosis;
 use crate::metrics::Metrics;
 use delivery::{Deliverer, Outcome, Sink};
+pub use state::Disposition;
 use state::{Admission, Completion, EntryId, GroupKey, State, Timing};
-
-/// What the queue consumer should do with the broker delivery of a submitted diagnosis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disposition {
-    /// Ack: delivered everywhere (or refused for good somewhere), or a duplicate.
-    Done,
-    /// Nack with requeue: the notifier stopped before it could deliver, or a destination
-    /// kept failing (the redelivery will rejoin the diagnosis the notifier kept).
-    Requeue,
-}
 
 /// Why the notifier could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -299,11 +290,17 @@ impl NotifierBuilder {
                 });
             }
         } else {
-            let out = self
-                .stdout
-                .unwrap_or_else(|| Box::new(std::io::stdout()) as Box<dyn Write + Send>);
+            // Text for a person at a terminal; JSON lines for anything else (and tests).
+            let (out, text) = match self.stdout {
+                Some(out) => (out, false),
+                None => (
+                    Box::new(std::io::stdout()) as Box<dyn Write + Send>,
+                    std::io::stdout().is_terminal(),
+                ),
+            };
             sinks.push(Sink::Stdout {
                 out: Mutex::new(out),
+                text,
             });
         }
         let mut outboxes = Vec::new();

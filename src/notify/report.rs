@@ -125,12 +125,14 @@ impl Report {
 
     /// One sentence on how many failures this message covers.
     pub fn count_sentence(&self) -> String {
+        self.count_sentence_naming(self.group.target_skill.as_deref())
+    }
+
+    /// [`Report::count_sentence`] with the skill written as given: a channel passes it
+    /// already cut and escaped for its markup.
+    pub fn count_sentence_naming(&self, skill: Option<&str>) -> String {
         let g = &self.group;
-        let skill = g
-            .target_skill
-            .as_deref()
-            .map(|s| format!(" for skill {s}"))
-            .unwrap_or_default();
+        let skill = skill.map(|s| format!(" for skill {s}")).unwrap_or_default();
         let noun = |n: usize| {
             if n == 1 {
                 "failed handover"
@@ -210,10 +212,11 @@ impl Report {
     pub fn diagnosed_sentence(&self) -> String {
         let (first, last) = self.diagnosed_range();
         let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let (first, last) = (fmt(first), fmt(last));
         if first == last {
-            format!("Diagnosed at {}", fmt(first))
+            format!("Diagnosed at {first}")
         } else {
-            format!("Diagnosed {} – {}", fmt(first), fmt(last))
+            format!("Diagnosed {first} – {last}")
         }
     }
 }

@@ -3,9 +3,13 @@
 //! Slack answers an over-long block with a bare `invalid_blocks` and no detail, so every
 //! limit is enforced here, before sending (notify-and-webhooks.md §1.2): at most 50
 //! blocks, header `plain_text` ≤ 150 characters, section text ≤ 3000, fields ≤ 10 × 2000,
-//! context ≤ 10 elements, no empty text. Long values are cut with `…` (escaped text never
-//! inside an entity: see [`clip`]), and a message whose blocks would still be very long is
-//! rendered again with less detail: it never fails on size.
+//! context ≤ 10 elements, no empty text. Every value is cut to a fixed length (an id inside
+//! its code span, so the span stays closed), long texts are cut with `…` (never inside an
+//! entity: see [`clip`]), and a message whose blocks would still be very long is rendered
+//! again with less detail: it never fails on size.
+//!
+//! Text from the event, CXone or the diagnosis is shown as typed: see [`text`] for prose
+//! and names, [`code`] for ids.
 
 use serde_json::{Value, json};
 
@@ -28,6 +32,12 @@ pub const MAX_TEXT: usize = 3000;
 /// Characters of block text in all; Slack has been seen refusing messages whose blocks
 /// total around 13 000 characters (`msg_blocks_too_long`), so stay below that.
 pub const MAX_TOTAL_BLOCK_TEXT: usize = 11_000;
+/// Characters of an id (conversation, contact) before it is cut.
+const ID_CHARS: usize = 80;
+/// Characters of a skill before it is cut.
+const SKILL_CHARS: usize = 150;
+/// Characters of a verdict's or finding's name before it is cut.
+const NAME_CHARS: usize = 60;
 
 /// How much detail a rendering carries; each level is smaller than the one before.
 #[derive(Clone, Copy)]
@@ -65,6 +75,68 @@ pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// What stands in for a formatting character in text shown as typed.
+fn look_alike(c: char) -> char {
+    match c {
+        '*' => '∗', // U+2217 ASTERISK OPERATOR
+        '_' => 'ˍ', // U+02CD MODIFIER LETTER LOW MACRON
+        '~' => '∼', // U+223C TILDE OPERATOR
+        '`' => 'ˋ', // U+02CB MODIFIER LETTER GRAVE ACCENT
+        c => c,
+    }
+}
+
+/// Control characters as spaces (line breaks too unless `keep_newlines`): a line break
+/// would end a code span, and the rest mean nothing in a message.
+fn clean(s: &str, keep_newlines: bool) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\n' if keep_newlines => '\n',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// Free text (a message, a fix, a skill, an error from CXone) as mrkdwn that shows it as
+/// typed. Slack's mrkdwn has no escape character: `&`, `<` and `>` become the entities
+/// Slack documents (so `<!channel>` or `<http://x|click>` stay text), and `*`, `_`, `~`
+/// and the backtick, which would open bold, italics, strike or code, become look-alikes
+/// (`∗ ˍ ∼ ˋ`): the reader sees the same text, and no markup of ours (the bold around a
+/// sentence, a code span after it) can be closed or opened by it. An underscore inside a
+/// word (`Support_Voice_EN`) opens nothing in Slack and stays.
+pub fn text(s: &str) -> String {
+    let s = escape(&clean(s, true));
+    let chars: Vec<char> = s.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let inside_word = c == '_'
+                && i > 0
+                && chars[i - 1].is_alphanumeric()
+                && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+            if inside_word { c } else { look_alike(c) }
+        })
+        .collect()
+}
+
+/// An id in a code span, cut to `max` characters as sent (inside the span, so it stays
+/// closed, and never inside an entity). Inside a code span `*`, `_` and `~` are literal, but a backtick cannot be
+/// escaped and would end the span: it becomes the look-alike `ˋ`, so the id reads the
+/// same and the span holds. Dropping the code formatting instead would expose the other
+/// characters to formatting; an id with a backtick is rare enough that the look-alike is
+/// the lesser change.
+pub fn code(s: &str, max: usize) -> String {
+    let value = escape(&clean(non_empty(s), false).replace('`', "ˋ"));
+    format!("`{}`", clip(&value, max))
+}
+
+/// A name or skill on one line as [`text`], cut to `max` characters as sent.
+fn name(s: &str, max: usize) -> String {
+    clip(&text(&clean(s, false)), max)
 }
 
 /// Cuts escaped mrkdwn to at most `max` characters, like [`truncate`], but never inside
@@ -110,13 +182,18 @@ pub fn render(report: &Report) -> Value {
     }
 }
 
+/// The top-level `text`: the summary line, shown as typed.
+fn fallback_text(r: &Report) -> String {
+    clip(&text(&r.summary_line()), MAX_TEXT)
+}
+
 /// The smallest message: the header and the summary line.
 fn minimal(r: &Report) -> Value {
     json!({
-        "text": clip(&escape(&r.summary_line()), MAX_TEXT),
+        "text": fallback_text(r),
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": truncate(non_empty(&r.code_and_name()), MAX_HEADER)}},
-            section(&escape(&r.summary_line())),
+            {"type": "header", "text": {"type": "plain_text", "text": truncate(non_empty(&clean(&r.code_and_name(), false)), MAX_HEADER)}},
+            section(&text(&truncate(&r.summary_line(), MAX_SECTION))),
         ],
     })
 }
@@ -125,14 +202,19 @@ fn build(r: &Report, detail: Detail) -> Value {
     let mut blocks: Vec<Value> = Vec::new();
     let g = &r.group;
 
-    let header = format!("{}: {}", r.code_and_name(), g.verdict.title);
+    // plain_text: Slack formats nothing in a header, so it needs no escaping.
+    let header = clean(
+        &format!("{}: {}", r.code_and_name(), g.verdict.title),
+        false,
+    );
     blocks.push(json!({
         "type": "header",
         "text": {"type": "plain_text", "text": truncate(non_empty(&header), MAX_HEADER), "emoji": false}
     }));
 
+    let skill = g.target_skill.as_deref().map(|s| name(s, SKILL_CHARS));
     let (ids, more) = r.listed_ids();
-    let mut summary = format!("*{}*\n", escape(&r.count_sentence()));
+    let mut summary = format!("*{}*\n", r.count_sentence_naming(skill.as_deref()));
     summary.push_str(if r.diagnoses.len() == 1 {
         "*Conversation:* "
     } else {
@@ -140,7 +222,7 @@ fn build(r: &Report, detail: Detail) -> Value {
     });
     summary.push_str(
         &ids.iter()
-            .map(|id| format!("`{}`", escape(id)))
+            .map(|id| code(id, ID_CHARS))
             .collect::<Vec<_>>()
             .join(", "),
     );
@@ -152,17 +234,20 @@ fn build(r: &Report, detail: Detail) -> Value {
     if r.diagnoses.len() == 1 {
         let d = &r.diagnoses[0];
         let mut fields = vec![
-            field("Conversation", &format!("`{}`", escape(&d.conversation_id))),
+            field("Conversation", &code(&d.conversation_id, ID_CHARS)),
             field(
                 "Contact",
                 &d.contact_id
                     .as_deref()
-                    .map(|c| format!("`{}`", escape(c)))
+                    .map(|c| code(c, ID_CHARS))
                     .unwrap_or_else(|| "unknown".into()),
             ),
             field(
                 "Skill",
-                &escape(d.target_skill.as_deref().unwrap_or("not named")),
+                &d.target_skill
+                    .as_deref()
+                    .map(|s| name(s, SKILL_CHARS))
+                    .unwrap_or_else(|| "not named".into()),
             ),
         ];
         if let Some(w) = waited_secs(d) {
@@ -173,18 +258,17 @@ fn build(r: &Report, detail: Detail) -> Value {
     } else if detail.lines > 0 {
         let mut lines = Vec::new();
         for d in r.diagnoses.iter().take(detail.lines) {
-            let mut line = format!("• `{}`", escape(&d.conversation_id));
+            let mut line = format!("• {}", code(&d.conversation_id, ID_CHARS));
             if let Some(c) = &d.contact_id {
-                line.push_str(&format!(" · contact `{}`", escape(c)));
+                line.push_str(&format!(" · contact {}", code(c, ID_CHARS)));
             }
             if let Some(w) = waited_secs(d) {
                 line.push_str(&format!(" · waited {}", format_secs(w)));
             }
             lines.push(line);
         }
-        let skill = g.target_skill.as_deref().unwrap_or("not named");
-        let text = format!("*Skill:* {}\n{}", escape(skill), lines.join("\n"));
-        blocks.push(section(&text));
+        let skill = skill.as_deref().unwrap_or("not named");
+        blocks.push(section(&format!("*Skill:* {skill}\n{}", lines.join("\n"))));
     }
 
     let findings = r.findings();
@@ -193,25 +277,25 @@ fn build(r: &Report, detail: Detail) -> Value {
     let shown = findings.len().min(detail.findings).min(room);
     for s in findings.iter().take(shown) {
         let f = s.finding;
-        let mut text = format!(
+        let mut head = format!(
             "*{} {}* ({})",
             f.code.as_str(),
-            escape(&f.name),
+            name(&f.name, NAME_CHARS),
             severity_word(f.severity)
         );
         if r.diagnoses.len() > 1 && s.occurrences > 0 {
-            text.push_str(&format!(" · in {} of {}", s.occurrences, r.diagnoses.len()));
+            head.push_str(&format!(" · in {} of {}", s.occurrences, r.diagnoses.len()));
         }
         let body = format!(
             "\n{}\n*Fix:* {}",
-            escape(non_empty(&f.message)),
-            escape(non_empty(&f.fix))
+            text(non_empty(&f.message)),
+            text(non_empty(&f.fix))
         );
-        text.push_str(&clip(
+        head.push_str(&clip(
             &body,
-            detail.finding_chars.saturating_sub(text.chars().count()),
+            detail.finding_chars.saturating_sub(head.chars().count()),
         ));
-        blocks.push(section(&text));
+        blocks.push(section(&head));
     }
     if findings.len() > shown {
         blocks.push(section(&format!(
@@ -222,12 +306,12 @@ fn build(r: &Report, detail: Detail) -> Value {
     }
 
     let d0 = &r.diagnoses[0];
-    let mut context = vec![json!({"type": "mrkdwn", "text": escape(&r.diagnosed_sentence())})];
+    let mut context = vec![json!({"type": "mrkdwn", "text": text(&r.diagnosed_sentence())})];
     let cxone = if d0.cxone.checked {
         "CXone checked".to_string()
     } else {
         match &d0.cxone.error {
-            Some(e) => format!("CXone not checked: {}", clip(&escape(e), 300)),
+            Some(e) => format!("CXone not checked: {}", clip(&text(e), 300)),
             None => "CXone not checked".to_string(),
         }
     };
@@ -238,7 +322,7 @@ fn build(r: &Report, detail: Detail) -> Value {
     blocks.truncate(MAX_BLOCKS);
 
     json!({
-        "text": clip(&escape(&r.summary_line()), MAX_TEXT),
+        "text": fallback_text(r),
         "blocks": blocks,
     })
 }
@@ -333,6 +417,7 @@ pub fn validate(body: &Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnosis::model::Diagnosis;
     use crate::notify::report::tests::diagnosis;
 
     #[test]
@@ -409,6 +494,117 @@ mod tests {
         let all = body.to_string();
         assert!(all.contains("status &lt;500&gt; &amp; more"), "{all}");
         assert!(!all.contains("<500>"));
+    }
+
+    /// Every mrkdwn text of a body: the top-level text, sections, fields, context.
+    fn mrkdwn_texts(body: &Value) -> Vec<String> {
+        let mut texts = vec![body["text"].as_str().unwrap().to_string()];
+        for b in body["blocks"].as_array().unwrap() {
+            let objects = b["fields"]
+                .as_array()
+                .into_iter()
+                .chain(b["elements"].as_array())
+                .flatten()
+                .chain(std::iter::once(&b["text"]));
+            for t in objects {
+                if t["type"] == "mrkdwn" {
+                    texts.push(t["text"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        texts
+    }
+
+    #[test]
+    fn ids_and_skills_with_formatting_characters_cannot_break_the_formatting() {
+        let skill = "*VIP*_x_ ~y~ `z` <!channel> & co";
+        for n in [1, 3] {
+            let ds: Vec<Diagnosis> = (0..n)
+                .map(|i| {
+                    let mut d = diagnosis("HD303", &format!("conv`{i}*x*`"), Some(skill));
+                    d.contact_id = Some("7455`12_3_".into());
+                    d
+                })
+                .collect();
+            let body = render(&Report::new(Some(skill.into()), false, n, &ds));
+            validate(&body).unwrap();
+            for t in mrkdwn_texts(&body) {
+                // Every code span opened is closed: an even number of backticks.
+                assert_eq!(t.matches('`').count() % 2, 0, "unbalanced code span: {t}");
+                for raw in ["*VIP*", "_x_", "~y~", "<!channel>", "`z`", "conv`", "7455`"] {
+                    assert!(!t.contains(raw), "{raw:?} reached Slack as markup: {t}");
+                }
+            }
+            let all = body.to_string();
+            assert!(
+                all.contains("`convˋ0*x*ˋ`"),
+                "the id in code, backticks as look-alikes: {all}"
+            );
+            assert!(all.contains("&lt;!channel&gt; &amp; co"), "{all}");
+            assert!(all.contains("∗VIP∗"), "{all}");
+        }
+    }
+
+    #[test]
+    fn free_text_from_events_and_cxone_is_shown_as_text() {
+        let mut d = diagnosis("HD105", "conv-1", None);
+        d.verdict.title = "*urgent* <https://evil.example|click here>".into();
+        d.findings[0].message = "CXone said *no* and _maybe_ ~never~ `rm -rf` <@U123>".into();
+        d.findings[0].fix = "```\ncode block\n```".into();
+        d.cxone.checked = false;
+        d.cxone.error = Some("HTTP 500 *boom*".into());
+        let body = render(&Report::new(None, false, 1, &[d]));
+        validate(&body).unwrap();
+        for t in mrkdwn_texts(&body) {
+            for raw in [
+                "*no*",
+                "_maybe_",
+                "~never~",
+                "`rm -rf`",
+                "<@U123>",
+                "```",
+                "*boom*",
+                "<https://",
+            ] {
+                assert!(!t.contains(raw), "{raw:?} reached Slack as markup: {t}");
+            }
+        }
+        let all = body.to_string();
+        assert!(
+            all.contains("CXone said ∗no∗ and ˍmaybeˍ ∼never∼ ˋrm -rfˋ &lt;@U123&gt;"),
+            "{all}"
+        );
+        // Our own markup stays.
+        assert!(all.contains("*HD105 signal-rejected* (error)"), "{all}");
+        assert!(all.contains("*Fix:*"), "{all}");
+    }
+
+    #[test]
+    fn every_text_is_bounded_even_a_huge_id() {
+        // Plain, and made of what grows most when escaped (`&` is 5 characters as sent).
+        for filler in ["c", "&<>"] {
+            let huge = filler.repeat(3_000);
+            for n in [1, 12] {
+                let ds: Vec<Diagnosis> = (0..n)
+                    .map(|i| {
+                        let mut d = diagnosis("HD303", &format!("{i}{huge}"), Some(&huge));
+                        d.contact_id = Some(huge.clone());
+                        d.verdict.name = huge.clone();
+                        d.findings[0].name = huge.clone();
+                        d
+                    })
+                    .collect();
+                let body = render(&Report::new(Some(huge.clone()), false, n, &ds));
+                validate(&body).unwrap();
+                // The ids are cut inside their code spans, so the spans stay closed.
+                for t in mrkdwn_texts(&body) {
+                    assert_eq!(t.matches('`').count() % 2, 0, "unbalanced code span: {t}");
+                    assert!(entities_whole(&t), "a split entity in: {t}");
+                }
+                let all = body.to_string();
+                assert!(all.contains("…`"), "ids cut with a mark, inside the span");
+            }
+        }
     }
 
     /// True when every `&` in `s` starts a whole entity.

@@ -31,11 +31,20 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::Disposition;
 use crate::diagnosis::Code;
 use crate::diagnosis::model::Diagnosis;
 use crate::diagnosis::rules::support::is_real_id;
 use crate::scan::SCAN_EVENT_PREFIX;
+
+/// What the queue consumer should do with the broker delivery of a submitted diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Ack: delivered everywhere (or refused for good somewhere), or a duplicate.
+    Done,
+    /// Nack with requeue: the notifier stopped before it could deliver, or a destination
+    /// kept failing (the redelivery will rejoin the diagnosis the notifier kept).
+    Requeue,
+}
 
 /// Identifies one accepted diagnosis while it waits for delivery.
 pub(crate) type EntryId = u64;

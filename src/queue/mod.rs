@@ -11,63 +11,14 @@
 pub mod memory;
 pub mod nodes;
 pub mod rabbitmq;
+mod settings;
 pub mod topology;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use topology::Topology;
-
-/// Where a message goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// `P.jobs`: events waiting to be diagnosed.
-    Jobs,
-    /// `P.retry.<delay>`: back into `P.jobs` after the delay.
-    Retry(Duration),
-    /// `P.reports`: diagnoses waiting for the notifier.
-    Reports,
-    /// `P.dead`: what can never succeed, with its reason.
-    Dead,
-}
-
-/// Which queue a consumer reads; for a dead letter, the queue it died in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// `P.jobs`.
-    Jobs,
-    /// `P.reports` (single active consumer).
-    Reports,
-}
-
-impl Source {
-    /// The queue name's suffix: `P.<suffix>`.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Source::Jobs => "jobs",
-            Source::Reports => "reports",
-        }
-    }
-
-    /// Where a message of this queue is published again (`dead-letters --requeue`).
-    pub fn target(self) -> Target {
-        match self {
-            Source::Jobs => Target::Jobs,
-            Source::Reports => Target::Reports,
-        }
-    }
-
-    /// The queue a dead letter died in when nothing recorded it (a message dead-lettered
-    /// by an older version, or published to `P.dead` by hand): a body that reads as a
-    /// Diagnosis was a report, anything else a job. Sending a report back to `P.jobs`
-    /// would diagnose it as an event (a bogus HD101).
-    pub fn guess_from_body(body: &[u8]) -> Source {
-        match serde_json::from_slice::<crate::diagnosis::Diagnosis>(body) {
-            Ok(_) => Source::Reports,
-            Err(_) => Source::Jobs,
-        }
-    }
-}
+pub use settings::QueueSettings;
+pub use topology::{Source, Target, Topology};
 
 /// A message to publish.
 #[derive(Debug, Clone, Default, PartialEq)]

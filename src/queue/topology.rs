@@ -9,6 +9,57 @@ use std::time::Duration;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable, LongString};
 
+/// Where a message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// `P.jobs`: events waiting to be diagnosed.
+    Jobs,
+    /// `P.retry.<delay>`: back into `P.jobs` after the delay.
+    Retry(Duration),
+    /// `P.reports`: diagnoses waiting for the notifier.
+    Reports,
+    /// `P.dead`: what can never succeed, with its reason.
+    Dead,
+}
+
+/// Which queue a consumer reads; for a dead letter, the queue it died in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `P.jobs`.
+    Jobs,
+    /// `P.reports` (single active consumer).
+    Reports,
+}
+
+impl Source {
+    /// The queue name's suffix: `P.<suffix>`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Source::Jobs => "jobs",
+            Source::Reports => "reports",
+        }
+    }
+
+    /// Where a message of this queue is published again (`dead-letters --requeue`).
+    pub fn target(self) -> Target {
+        match self {
+            Source::Jobs => Target::Jobs,
+            Source::Reports => Target::Reports,
+        }
+    }
+
+    /// The queue a dead letter died in when nothing recorded it (a message dead-lettered
+    /// by an older version, or published to `P.dead` by hand): a body that reads as a
+    /// Diagnosis was a report, anything else a job. Sending a report back to `P.jobs`
+    /// would diagnose it as an event (a bogus HD101).
+    pub fn guess_from_body(body: &[u8]) -> Source {
+        match serde_json::from_slice::<crate::diagnosis::Diagnosis>(body) {
+            Ok(_) => Source::Reports,
+            Err(_) => Source::Jobs,
+        }
+    }
+}
+
 /// How often the broker may deliver a job before it dead-letters it (crash loops, a
 /// poison message that kills the worker): RabbitMQ 3.x has no default.
 pub const JOB_DELIVERY_LIMIT: i32 = 5;
@@ -58,14 +109,13 @@ impl Topology {
     }
 
     /// `P.jobs` or `P.reports`.
-    pub fn queue(&self, source: super::Source) -> String {
+    pub fn queue(&self, source: Source) -> String {
         format!("{}.{}", self.prefix, source.suffix())
     }
 
     /// Which of our consumed queues `name` is: `P.jobs`, or a delay queue (whose messages
     /// belong in `P.jobs`), or `P.reports`. `None` for any other name.
-    pub fn source_of(&self, name: &str) -> Option<super::Source> {
-        use super::Source;
+    pub fn source_of(&self, name: &str) -> Option<Source> {
         if name == self.reports() {
             Some(Source::Reports)
         } else if name == self.jobs() || name.starts_with(&format!("{}.retry.", self.prefix)) {

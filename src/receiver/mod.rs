@@ -7,6 +7,9 @@
 
 pub mod auth;
 mod publisher;
+mod settings;
+
+pub use settings::ReceiverSettings;
 
 use std::sync::Arc;
 
@@ -127,14 +130,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<ReceiverState>) {
         .route("/metrics", web::get().to(metrics));
 }
 
-/// The `202` body, `{"status":"queued","id":"<eventId>"}` (CONTRACT.md section 4), written
-/// directly rather than through serde: it is one per accepted request.
+/// The `202` body, `{"status":"queued","id":"<eventId>"}` (CONTRACT.md section 4).
 pub fn accepted_body(id: &str) -> Vec<u8> {
-    let mut body = Vec::with_capacity(id.len() + 32);
-    body.extend_from_slice(br#"{"status":"queued","id":"#);
-    crate::event::write_json_string(&mut body, id);
-    body.push(b'}');
-    body
+    serde_json::to_vec(&serde_json::json!({"status": "queued", "id": id}))
+        .expect("a JSON object of two strings serialises")
 }
 
 async fn handover(

@@ -11,7 +11,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use handover_doctor::startup::Role;
+use handover_doctor::roles::Role;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::app;

@@ -8,6 +8,8 @@ mod cxone;
 mod deploy;
 mod diagnose_e2e;
 mod docs;
+mod layout;
+mod message_limits;
 mod notify;
 mod pipeline;
 mod proptests;

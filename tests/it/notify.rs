@@ -211,8 +211,11 @@ async fn several_verdicts_reach_slack_and_teams_each_with_its_code_and_ids() {
         let title = att["content"]["body"][0]["text"].as_str().unwrap();
         assert!(title.starts_with(code), "{title}");
     }
-    assert_eq!(n.count("slack", "sent"), 3);
-    assert_eq!(n.count("teams", "sent"), 3);
+    assert_eq!(n.count("slack", "delivered"), 3);
+    // Workflows' 202 says the flow took the request, not that the card was posted.
+    assert_eq!(n.count("teams", "accepted"), 3);
+    assert_eq!(n.count("teams", "delivered"), 0);
+    assert_eq!(n.count("slack", "accepted"), 0);
     // Three messages to one destination are at least a second apart.
     assert!(
         n.clock.elapsed() >= Duration::from_secs(2),
@@ -308,7 +311,7 @@ async fn a_redelivered_event_is_notified_once_and_acked_as_a_duplicate() {
     assert_eq!(resolved(n.handle.submit(hd303())).await, Disposition::Done);
     assert_eq!(bodies(&slack).await.len(), 1);
     assert_eq!(n.count("slack", "deduplicated"), 2);
-    assert_eq!(n.count("slack", "sent"), 1);
+    assert_eq!(n.count("slack", "delivered"), 1);
     n.stop().await;
 }
 
@@ -344,7 +347,7 @@ async fn a_scan_report_of_a_contact_the_bot_reported_by_webhook_is_not_notified(
     let all = b[0].to_string();
     assert!(all.contains("hook-conv") && !all.contains("scan:"), "{all}");
     assert_eq!(n.count("slack", "deduplicated"), 1);
-    assert_eq!(n.count("slack", "sent"), 1);
+    assert_eq!(n.count("slack", "delivered"), 1);
     n.stop().await;
 }
 
@@ -366,7 +369,7 @@ async fn a_webhook_report_replaces_the_scan_report_of_its_contact_still_in_group
     let text = b[0]["text"].as_str().unwrap();
     assert!(!text.contains("2 failed handovers"), "{text}");
     assert_eq!(n.count("slack", "deduplicated"), 1);
-    assert_eq!(n.count("slack", "sent"), 1);
+    assert_eq!(n.count("slack", "delivered"), 1);
     n.stop().await;
 }
 
@@ -461,7 +464,7 @@ async fn a_429_waits_for_retry_after_then_succeeds() {
     assert_eq!(bodies(&slack).await.len(), 2);
     assert_eq!(n.count("slack", "rate_limited"), 1);
     assert_eq!(n.count("slack", "retried"), 1);
-    assert_eq!(n.count("slack", "sent"), 1);
+    assert_eq!(n.count("slack", "delivered"), 1);
     assert!(
         n.clock.elapsed() >= Duration::from_secs(7),
         "Retry-After honoured"
@@ -488,7 +491,7 @@ async fn a_503_is_retried_with_backoff_then_succeeds() {
     assert_eq!(resolved(n.handle.submit(hd303())).await, Disposition::Done);
     assert_eq!(bodies(&teams).await.len(), 2);
     assert_eq!(n.count("teams", "retried"), 1);
-    assert_eq!(n.count("teams", "sent"), 1);
+    assert_eq!(n.count("teams", "accepted"), 1);
     assert!(
         n.clock.elapsed() >= Duration::from_millis(800),
         "backed off"
@@ -528,7 +531,7 @@ async fn a_destination_that_keeps_failing_hands_the_delivery_back_and_retries_at
     n.clock.advance(Duration::from_secs(300));
     assert_eq!(resolved(redelivered).await, Disposition::Done);
     assert_eq!(bodies(&slack).await.len(), 2);
-    assert_eq!(n.count("slack", "sent"), 1);
+    assert_eq!(n.count("slack", "delivered"), 1);
     n.stop().await;
 }
 
@@ -627,7 +630,8 @@ async fn a_500_failure_group_with_300_findings_stays_within_slack_and_teams_limi
     let t = bodies(&teams).await;
     assert_eq!(t.len(), 1);
     let size = serde_json::to_vec(&t[0]).unwrap().len();
-    assert!(size < 28 * 1000, "Teams body of {size} bytes");
+    assert!(size <= teams::MAX_BYTES, "Teams body of {size} bytes");
+    const { assert!(teams::MAX_BYTES <= 20 * 1024) };
     assert_eq!(t[0]["attachments"][0]["content"]["version"], "1.4");
     n.stop().await;
 }
@@ -699,7 +703,7 @@ async fn without_slack_or_teams_each_message_is_one_json_line_on_stdout() {
     for raw in ["4915112345678", "151 12345678"] {
         assert!(!text.contains(raw), "caller number {raw} leaked: {text}");
     }
-    assert_eq!(n.count("stdout", "sent"), 1);
+    assert_eq!(n.count("stdout", "delivered"), 1);
     n.stop().await;
 }
 

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use handover_doctor::config::Settings;
 use handover_doctor::queue::{OutMessage, Source, Target};
-use handover_doctor::startup::Role;
+use handover_doctor::roles::Role;
+use handover_doctor::settings::Settings;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

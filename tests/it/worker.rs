@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use handover_doctor::startup::Role;
+use handover_doctor::roles::Role;
 use handover_doctor::worker::Outcome;
 use serde_json::Value;
 use wiremock::matchers::{method, path};

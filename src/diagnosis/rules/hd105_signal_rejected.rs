@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::Rule;
 use super::hd103_signal_auth_failed::is_auth_failure;
+use super::rule::Rule;
 use super::support::{clip, finding, signal_error, signalled_contact_id};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;

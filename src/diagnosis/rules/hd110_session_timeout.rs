@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::Rule;
+use super::rule::Rule;
 use super::support::{clip, event, finding};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::Rule;
+use super::rule::Rule;
 use super::support::{contact_id, finding, still_active};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::{Evidence, Lookup};

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::Rule;
+use super::rule::Rule;
 use super::support::{event, finding, is_real_id, signal_result, signalled_contact_id};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;

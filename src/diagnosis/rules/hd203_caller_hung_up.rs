@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::Rule;
+use super::rule::Rule;
 use super::support::{
     HANGUP_GRACE, agent_took_it, contact_end, contact_id, finding, hms, is_escalation,
     requested_phrase, secs, state_at,

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::Rule;
+use super::rule::Rule;
 use super::support::{contact_id, event_target_skill, finding, is_queue_state};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;

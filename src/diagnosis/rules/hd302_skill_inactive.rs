@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::Rule;
+use super::rule::Rule;
 use super::support::{finding, skill_label};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde_json::json;
 
-use super::Rule;
+use super::rule::Rule;
 use super::support::{finding, skill_label};
 use crate::cxone::types::HoursOfOperation;
 use crate::diagnosis::codes::Code;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::Rule;
+use super::rule::Rule;
 use super::support::{agent_took_it, contact_id, finding, first_agent_state, hms, secs};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;

@@ -1,6 +1,6 @@
 //! HD502 cxone-forbidden: one of handover-doctor's own CXone reads failed.
 
-use super::Rule;
+use super::rule::Rule;
 use super::support::{problem_finding, problems};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::{Evidence, ProblemKind};

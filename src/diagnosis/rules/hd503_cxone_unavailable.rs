@@ -1,7 +1,7 @@
 //! HD503 cxone-unavailable: one of handover-doctor's own CXone reads failed — through
 //! every retry, or with an answer no retry would change.
 
-use super::Rule;
+use super::rule::Rule;
 use super::support::{clip, problem_finding, problems};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::{Evidence, ProblemKind};

@@ -11,7 +11,10 @@ use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;
 use crate::diagnosis::model::Finding;
 
+mod rule;
 pub mod support;
+
+pub use rule::Rule;
 
 mod hd101_contact_id_missing;
 mod hd102_channel_not_voice;
@@ -70,20 +73,6 @@ pub use hd402_data_pending::DataPending;
 pub use hd501_cxone_auth_failed::CxoneAuthFailed;
 pub use hd502_cxone_forbidden::CxoneForbidden;
 pub use hd503_cxone_unavailable::CxoneUnavailable;
-
-/// A diagnosis rule: one finding code, documented, checked purely over the evidence.
-pub trait Rule: Default + Sync {
-    /// The finding code this rule raises.
-    const CODE: Code;
-    /// One line a person reads first (the verdict title).
-    const TITLE: &'static str;
-    /// The user documentation (markdown, sections What it means / Why it matters / How
-    /// to fix), printed by `explain`.
-    const DOC: &'static str;
-
-    /// The finding, when the evidence shows it.
-    fn check(&self, ev: &Evidence) -> Option<Finding>;
-}
 
 /// What the engine and `explain` need to know of a rule, without its type.
 #[derive(Clone, Copy)]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::cxone::types::{Contact, ContactState, SkillActivity};
 use crate::diagnosis::codes::Code;
-use crate::diagnosis::evidence::{CxoneProblem, Evidence, ProblemKind};
+use crate::diagnosis::evidence::{CxoneEvidence, CxoneProblem, Evidence, ProblemKind, Read};
 use crate::diagnosis::model::{Finding, Severity};
 use crate::diagnosis::signal::{self, SignalError, SignalResult};
 use crate::event::{HandoverEvent, Mechanism, PLACEHOLDER_CONTACT_ID};
@@ -380,6 +380,27 @@ pub fn live_activity_freshness(ev: &Evidence) -> Freshness {
     }
 }
 
+/// The first CXone failure worth diagnosing again later for: a transient one
+/// ([`ProblemKind::is_transient`]) — no token or API endpoint, or a read that failed
+/// through every retry — on a look-up the verdict depends on. The skill's live
+/// activity does not count once it could not be evidence anyway (a contact that ended
+/// long before the read, [`live_activity_freshness`]): reading
+/// it again later would only be older still.
+pub fn transient_problem(ev: &Evidence) -> Option<&CxoneProblem> {
+    let facts = match &ev.cxone {
+        CxoneEvidence::NotConfigured => return None,
+        CxoneEvidence::Unreachable(p) => return p.kind.is_transient().then_some(p),
+        CxoneEvidence::Checked(f) => f,
+    };
+    let activity_counts = live_activity_freshness(ev).is_evidence();
+    facts
+        .failed_reads()
+        .into_iter()
+        .filter(|(read, _)| *read != Read::SkillActivity || activity_counts)
+        .map(|(_, p)| p)
+        .find(|p| p.kind.is_transient())
+}
+
 /// The skill's live activity, when it was read and is evidence about this contact
 /// ([`live_activity_freshness`]); the rules judging staffing (HD303, HD304) read it only
 /// through this.
@@ -731,5 +752,89 @@ mod tests {
         assert_eq!(secs(76.0), "1 min 16 s");
         assert_eq!(secs(12.4), "12 s");
         assert_eq!(secs(3720.0), "1 h 2 min");
+    }
+
+    fn problem(kind: ProblemKind, what: &str) -> CxoneProblem {
+        CxoneProblem {
+            kind,
+            what: what.into(),
+            detail: format!("{what} failed"),
+        }
+    }
+
+    /// Evidence without an event, read at `now`.
+    fn checked(facts: CxoneFacts, now: &str) -> Evidence {
+        Evidence {
+            event: None,
+            contact_id: Some("1".into()),
+            cxone: CxoneEvidence::Checked(Box::new(facts)),
+            required_context_keys: Vec::new(),
+            now: now.parse().unwrap(),
+        }
+    }
+
+    fn ended_at_eight() -> Lookup<Contact> {
+        Lookup::Found(Contact {
+            contact_id: Some("1".into()),
+            contact_start_date: Some("2026-05-13T07:55:00Z".parse().unwrap()),
+            total_duration_seconds: Some(300.0),
+            ..Contact::default()
+        })
+    }
+
+    #[test]
+    fn the_failed_active_check_is_worth_a_retry() {
+        let facts = CxoneFacts {
+            still_active: Lookup::Failed(problem(ProblemKind::Unavailable, "GET /contacts/active")),
+            hours: Lookup::Failed(problem(ProblemKind::Rejected, "GET /hours-of-operation")),
+            ..CxoneFacts::default()
+        };
+        let ev = checked(facts, "2026-05-13T08:01:00Z");
+        assert_eq!(transient_problem(&ev).unwrap().what, "GET /contacts/active");
+    }
+
+    #[test]
+    fn a_rejected_read_is_not_worth_a_retry() {
+        let facts = CxoneFacts {
+            contact: Lookup::Failed(problem(ProblemKind::Rejected, "GET /contacts/1")),
+            ..CxoneFacts::default()
+        };
+        assert_eq!(
+            transient_problem(&checked(facts, "2026-05-13T08:01:00Z")),
+            None
+        );
+        let unreachable = Evidence {
+            cxone: CxoneEvidence::Unreachable(problem(ProblemKind::Rejected, "GET /.well-known")),
+            ..checked(CxoneFacts::default(), "2026-05-13T08:01:00Z")
+        };
+        assert_eq!(transient_problem(&unreachable), None);
+        let outage = Evidence {
+            cxone: CxoneEvidence::Unreachable(problem(
+                ProblemKind::Unavailable,
+                "POST /auth/token",
+            )),
+            ..checked(CxoneFacts::default(), "2026-05-13T08:01:00Z")
+        };
+        assert_eq!(transient_problem(&outage).unwrap().what, "POST /auth/token");
+    }
+
+    #[test]
+    fn a_failed_activity_read_counts_only_while_the_activity_could_be_evidence() {
+        let facts = || CxoneFacts {
+            contact: ended_at_eight(),
+            still_active: Lookup::Found(false),
+            skill_activity: Lookup::Failed(problem(
+                ProblemKind::Unavailable,
+                "GET /skills/4412877/activity",
+            )),
+            ..CxoneFacts::default()
+        };
+        // Read a minute after the contact ended: worth reading again.
+        assert!(transient_problem(&checked(facts(), "2026-05-13T08:01:00Z")).is_some());
+        // Read the next day: it would not be evidence however it answered.
+        assert_eq!(
+            transient_problem(&checked(facts(), "2026-05-14T08:00:00Z")),
+            None
+        );
     }
 }

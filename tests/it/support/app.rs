@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use handover_doctor::config::{Env, Settings};
+use handover_doctor::config::Env;
 use handover_doctor::metrics::Metrics;
 use handover_doctor::queue::Queue;
-use handover_doctor::startup::{Application, Role};
+use handover_doctor::roles::Role;
+use handover_doctor::settings::Settings;
+use handover_doctor::startup::Application;
 use tokio_util::sync::CancellationToken;
 
 use super::broker::{self, AMQP_URL};
