@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use handover_doctor::queue::{Queue, Source};
-use handover_doctor::startup::Role;
+use handover_doctor::roles::Role;
 use serde_json::Value;
 
 use crate::cli::bin;
