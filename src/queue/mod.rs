@@ -58,7 +58,8 @@ pub enum QueueError {
     /// the broker may have stored it.
     #[error("the connection was lost before the publish was confirmed: {0}")]
     Unconfirmed(String),
-    /// The broker refused the message (nack: e.g. the queue is full).
+    /// The broker refused the message until the confirm timeout (nack: the queue is full,
+    /// or a quorum queue was changing leader, in which case it may be stored after all).
     #[error("the queue refused the message")]
     Nacked,
     /// The message could not be routed (the queue does not exist).
@@ -74,12 +75,12 @@ pub enum QueueError {
 
 impl QueueError {
     /// True when the message may have been stored although the publish failed (it was
-    /// sent, and its confirm never came): a retry may duplicate it, so it must carry the
-    /// same id.
+    /// sent, and its confirm never came, or came as a nack that a leader change can
+    /// contradict): a retry may duplicate it, so it must carry the same id.
     pub fn in_doubt(&self) -> bool {
         matches!(
             self,
-            QueueError::ConfirmTimeout(_) | QueueError::Unconfirmed(_)
+            QueueError::ConfirmTimeout(_) | QueueError::Unconfirmed(_) | QueueError::Nacked
         )
     }
 

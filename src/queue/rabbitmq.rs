@@ -337,32 +337,10 @@ impl RabbitQueue {
                 // A quorum queue refuses what a channel publishes while that channel has
                 // not found the queue's new leader, and a channel opened just after the
                 // leader's node died stays so for many seconds (bench/drill-cluster.sh).
-                // A fresh channel looks the leader up again: one more try there.
+                // Fresh channels look the leader up again: keep trying on them until the
+                // confirm timeout.
                 Ok(Ok(Confirmation::Nack(_))) => {
-                    let fresh = async {
-                        let ch = p
-                            .conn
-                            .create_channel()
-                            .await
-                            .map_err(|e| QueueError::Broker(e.to_string()))?;
-                        ch.confirm_select(ConfirmSelectOptions::default())
-                            .await
-                            .map_err(|e| QueueError::Broker(e.to_string()))?;
-                        let confirmation = send(&ch, &key, &msg.body, props.clone()).await;
-                        let _ = ch.close(200, "retried".into()).await;
-                        confirmation
-                    };
-                    match tokio::time::timeout_at(deadline, fresh).await {
-                        Err(_) => Err(QueueError::ConfirmTimeout(timeout)),
-                        Ok(Ok(Confirmation::Ack(None))) => Ok(()),
-                        Ok(Ok(Confirmation::Ack(Some(_)))) => {
-                            Err(QueueError::Unroutable(key.to_string()))
-                        }
-                        // Not sent again: the first refusal stands.
-                        Ok(Err(QueueError::Broker(_))) => Err(QueueError::Nacked),
-                        Ok(Err(e)) => Err(e),
-                        Ok(Ok(_)) => Err(QueueError::Nacked),
-                    }
+                    resend_after_nack(&p.conn, &key, &msg.body, &props, deadline, timeout).await
                 }
                 Ok(Ok(Confirmation::Ack(None))) => Ok(()),
                 Ok(Ok(Confirmation::Ack(Some(_)))) => Err(QueueError::Unroutable(key.to_string())),
@@ -477,6 +455,49 @@ impl RabbitQueue {
             let _ = p.conn.close(200, "shutdown".into()).await;
         }
         self.cancel.cancel();
+    }
+}
+
+/// After a nack: the same message on a fresh channel of `conn`, again after a short pause
+/// while it is refused, until `deadline`. A nack during a leader change is not final (the
+/// cluster drill saw a refused message stored all the same), so a repeat is possible; the
+/// notifier drops it by event id.
+async fn resend_after_nack(
+    conn: &Connection,
+    key: &ShortString,
+    body: &[u8],
+    props: &BasicProperties,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(), QueueError> {
+    let broker = |e: lapin::Error| QueueError::Broker(e.to_string());
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let attempt = async {
+            let ch = conn.create_channel().await.map_err(broker)?;
+            ch.confirm_select(ConfirmSelectOptions::default())
+                .await
+                .map_err(broker)?;
+            let confirmation = send(&ch, key, body, props.clone()).await;
+            let _ = ch.close(200, "retried".into()).await;
+            confirmation
+        };
+        match tokio::time::timeout_at(deadline, attempt).await {
+            Err(_) => return Err(QueueError::ConfirmTimeout(timeout)),
+            Ok(Ok(Confirmation::Ack(None))) => return Ok(()),
+            Ok(Ok(Confirmation::Ack(Some(_)))) => {
+                return Err(QueueError::Unroutable(key.to_string()));
+            }
+            // Sent, and the connection broke before the answer.
+            Ok(Err(e @ QueueError::Unconfirmed(_))) => return Err(e),
+            // Refused again, or no channel right now: once more after a pause.
+            Ok(_) => {}
+        }
+        if Instant::now() + pause >= deadline {
+            return Err(QueueError::Nacked);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
     }
 }
 

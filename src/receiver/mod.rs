@@ -111,7 +111,7 @@ impl From<QueueError> for ApiError {
         // whether the event may be stored after all (sent, confirm lost with the
         // connection or too late): the retry must then carry the same eventId.
         let detail = if e.in_doubt() {
-            "the queue did not confirm the event in time, so it was not accepted, though it may have been stored; retry with the same eventId (an event is notified at most once)"
+            "the queue did not confirm the event, so it was not accepted, though it may have been stored; retry with the same eventId (an event is notified at most once)"
         } else {
             "the event could not be queued right now and was not accepted; retry later"
         };
