@@ -25,12 +25,13 @@ use super::rules::{self, support};
 use super::signal::SignalResult;
 
 /// The verdict precedence of CONTRACT.md section 7: HD401 whenever found, then bot side,
-/// wrong target, target skill, routing, caller, incomplete data, and HD109 last. Findings
+/// wrong target, target skill, routing, caller, incomplete data, and HD109 and HD112 last. Findings
 /// are listed in this order too.
-pub const PRECEDENCE: [Code; 28] = [
+pub const PRECEDENCE: [Code; 30] = [
     Code::Hd401,
     Code::Hd101,
     Code::Hd102,
+    Code::Hd111,
     Code::Hd103,
     Code::Hd104,
     Code::Hd105,
@@ -56,6 +57,7 @@ pub const PRECEDENCE: [Code; 28] = [
     Code::Hd201,
     Code::Hd402,
     Code::Hd109,
+    Code::Hd112,
 ];
 
 /// How long after the handover request a contact-not-found is still worth re-checking:
@@ -481,7 +483,7 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, Code::ALL.to_vec());
         assert_eq!(PRECEDENCE[0], Code::Hd401);
-        assert_eq!(PRECEDENCE[27], Code::Hd109);
+        assert_eq!(PRECEDENCE[29], Code::Hd112);
     }
 
     #[test]
