@@ -72,6 +72,12 @@ pub fn parse_signal_result(text: &str) -> Option<SignalResult> {
     if t.starts_with('{') {
         return parse_object_result(t);
     }
+    // A string result sent through `JSON.stringify` arrives quoted.
+    if t.starts_with('"')
+        && let Ok(inner) = serde_json::from_str::<String>(t)
+    {
+        return parse_signal_result(&inner);
+    }
     let lower = t.to_ascii_lowercase();
     if lower.starts_with("signaled cxone") || lower.starts_with("cxone was signaled") {
         return Some(SignalResult::Signaled {

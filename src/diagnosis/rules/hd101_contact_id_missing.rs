@@ -30,6 +30,14 @@ impl Rule for ContactIdMissing {
         // has both ids (every version), so such an error proves the ids were there: a
         // report without them (from the transformer) lost them on the way, not in the
         // flow. A configuration check about something else proves nothing either way.
+        // Every version outputs "Something is not working. Please retry." from the catch
+        // around its CXone calls, which it only makes with both ids (v1.2.1 gives no reason).
+        if e.handover.extension_error.as_deref().is_some_and(|m| {
+            m.to_ascii_lowercase()
+                .starts_with("something is not working")
+        }) {
+            return None;
+        }
         if let Some(err) = signal_error(ev) {
             match err.stage {
                 SignalStage::Token | SignalStage::Discovery | SignalStage::Signal => return None,
