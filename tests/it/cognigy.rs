@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use handover_doctor::queue::Source;
 use handover_doctor::roles::Role;
 use serde_json::{Value, json};
 
 use crate::support::app::{self, TestApp};
-use crate::support::broker;
 
 const SECRET: &str = "cognigy-transformer-secret";
 const KEY: &str = "key-1";
@@ -99,32 +99,40 @@ impl Stack {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
-    /// The diagnoses of `conversations`, by conversation id, as the worker published them.
+    /// The diagnoses of `conversations`, by conversation id, as the worker published them
+    /// (`P.reports` has a single active consumer: it is read by consuming).
     async fn diagnoses(&self, conversations: &[String]) -> HashMap<String, Value> {
-        let queue = format!("{}.reports", self.receiver.prefix);
+        let mut consumer = self
+            .receiver
+            .queue
+            .consume(Source::Reports, 50)
+            .await
+            .unwrap();
         let mut got: HashMap<String, Value> = HashMap::new();
-        let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        let waited = tokio::time::timeout(Duration::from_secs(90), async {
             while !conversations.iter().all(|c| got.contains_key(c)) {
-                for body in broker::drain(&queue).await {
-                    let d: Value = serde_json::from_slice(&body).unwrap();
-                    got.insert(d["conversationId"].as_str().unwrap().to_string(), d);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                let Some(delivery) = consumer.next().await else {
+                    break;
+                };
+                let d: Value = serde_json::from_slice(&delivery.body).unwrap();
+                delivery.ack().await;
+                got.insert(d["conversationId"].as_str().unwrap().to_string(), d);
             }
         })
         .await;
-        if waited.is_err() {
-            let missing: Vec<&String> = conversations
-                .iter()
-                .filter(|c| !got.contains_key(*c))
-                .collect();
-            panic!("no diagnosis within 60 s for {missing:?}");
-        }
+        let missing: Vec<&String> = conversations
+            .iter()
+            .filter(|c| !got.contains_key(*c))
+            .collect();
+        assert!(
+            waited.is_ok() && missing.is_empty(),
+            "no diagnosis within 90 s for {missing:?}"
+        );
         got
     }
 
     async fn stop(self) {
-        self.worker.shutdown.cancel();
+        self.worker.stop().await;
         self.receiver.stop().await;
     }
 }
@@ -233,4 +241,351 @@ async fn every_sample_webhook_gets_its_readme_verdict_from_diagnose_payload_and_
         );
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+// ---- transformer.js ----
+
+const EXTENSION_FAILURE: &str = "Something is not working. Please retry.";
+
+/// A flow output as the transformer gets it, with the processed output the endpoint would
+/// send (what a pass-through must return unchanged).
+fn output(session: &str, text: Option<&str>, data: Value) -> Value {
+    let processed = json!({"text": text, "data": data, "marker": format!("processed-{session}")});
+    json!({
+        "sessionId": session,
+        "output": {"text": text, "data": data},
+        "processedOutput": processed,
+    })
+}
+
+async fn run_transformer(url: &str, outputs: Vec<Value>) -> Vec<Value> {
+    run_transformer_with(url, SECRET, outputs).await
+}
+
+async fn run_transformer_with(url: &str, secret: &str, outputs: Vec<Value>) -> Vec<Value> {
+    let job = json!({
+        "transformer": root().join("integrations/cognigy/transformer.js"),
+        "url": url,
+        "secret": secret,
+        "outputs": outputs,
+    });
+    node("transformer", job).await.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_transformer_reports_signed_and_passes_the_conversation_through() {
+    let stack = Stack::start("cognigy-transformer").await;
+    // The flow's own report (v1.0.18's object result, sent through the transformer),
+    // then the extension's failure output of each throwing version, then a plain output.
+    let flow_event = json!({
+        "eventId": "tr-flow-1:1",
+        "occurredAt": chrono::Utc::now().to_rfc3339(),
+        "flow": {"endpointType": "voiceGateway2", "channel": "voice"},
+        "cxone": {"businessUnit": "4601234", "masterContactId": "745512890101", "contactId": "745512890123"},
+        "handover": {
+            "mechanism": "cxone_signal",
+            "signalResult": {"success": false, "action": "Escalate", "contactId": "745512890123",
+                             "error": "CXone API Client: Error sending handover signal: 403: Forbidden"}
+        }
+    });
+    let cases: Vec<(Value, Option<&str>)> = vec![
+        (
+            output("tr-flow-1", None, json!({"_handoverFailure": flow_event})),
+            Some("HD104"),
+        ),
+        (
+            output(
+                "tr-v1011-forbidden",
+                Some(EXTENSION_FAILURE),
+                json!({"error": "CXone API Client: Error sending handover signal: 403: Forbidden"}),
+            ),
+            Some("HD104"),
+        ),
+        (
+            output(
+                "tr-v109-token",
+                Some(EXTENSION_FAILURE),
+                json!({"error": "CXone -> getToken: Error getting bearer token: 401: Unauthorized"}),
+            ),
+            Some("HD103"),
+        ),
+        (
+            output(
+                "tr-v109-action",
+                Some("handoverToCXone Error: Missing Action parameter"),
+                json!({"error": "Missing Action parameter"}),
+            ),
+            Some("HD111"),
+        ),
+        (
+            output(
+                "tr-v1011-action",
+                Some("handoverToCXone Error: Missing or invalid Action parameter"),
+                json!({"error": "Missing or invalid Action parameter"}),
+            ),
+            Some("HD111"),
+        ),
+        (
+            output("tr-v121-no-reason", Some(EXTENSION_FAILURE), Value::Null),
+            Some("HD106"),
+        ),
+        (
+            output("tr-plain", Some("Let me connect you."), json!({"x": 1})),
+            None,
+        ),
+    ];
+    let results = run_transformer(
+        &stack.receiver.webhook(),
+        cases.iter().map(|(o, _)| o.clone()).collect(),
+    )
+    .await;
+
+    let mut reported = Vec::new();
+    for ((case, want), r) in cases.iter().zip(&results) {
+        let session = case["sessionId"].as_str().unwrap();
+        assert!(r["threw"].is_null(), "{session}: {r}");
+        let requests = r["requests"].as_array().unwrap();
+        match want {
+            Some(_) => {
+                assert_eq!(requests.len(), 1, "{session}: one report: {r}");
+                // Only signed requests are accepted here: the receiver holds an HMAC secret
+                // and an API key, and the transformer sends no key.
+                assert_eq!(requests[0]["status"], 202, "{session}: {r}");
+                reported.push(session.to_string());
+            }
+            None => assert!(requests.is_empty(), "{session}: {r}"),
+        }
+        if case["output"]["data"].get("_handoverFailure").is_some() {
+            assert!(
+                r["returned"].is_null(),
+                "{session}: a report is not spoken: {r}"
+            );
+        } else {
+            assert_eq!(
+                r["returned"], case["processedOutput"],
+                "{session}: passed through unchanged"
+            );
+        }
+    }
+
+    // The same report signed with another secret is refused, and the caller still hears
+    // the extension's output: the 202s above are verified signatures.
+    let wrong = run_transformer_with(
+        &stack.receiver.webhook(),
+        "not-the-secret",
+        vec![cases[1].0.clone()],
+    )
+    .await;
+    assert_eq!(wrong[0]["requests"][0]["status"], 401, "{}", wrong[0]);
+    assert!(
+        wrong[0]["requests"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_signature"),
+        "{}",
+        wrong[0]
+    );
+    assert_eq!(wrong[0]["returned"], cases[1].0["processedOutput"]);
+
+    let diagnoses = stack.diagnoses(&reported).await;
+    for (case, want) in &cases {
+        let Some(want) = want else { continue };
+        let session = case["sessionId"].as_str().unwrap();
+        let d = &diagnoses[session];
+        assert_eq!(d["verdict"]["code"], *want, "{session}: {d}");
+        assert!(
+            !codes(d).contains(&"HD101".to_string()),
+            "{session}: a CXone error proves the ids: {d}"
+        );
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_service_never_breaks_the_conversation() {
+    // A port nobody listens on, and a server that accepts but never answers.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((sock, _)) = silent.accept().await {
+            open.push(sock);
+        }
+    });
+    let cases = || {
+        vec![
+            output(
+                "un-1",
+                Some(EXTENSION_FAILURE),
+                json!({"error": "CXone -> sendSignalHandover: Error sending signal: 403: Forbidden"}),
+            ),
+            output(
+                "un-2",
+                None,
+                json!({"_handoverFailure": {"handover": {"extensionError": "x"}}}),
+            ),
+        ]
+    };
+    for url in [
+        format!("http://{closed}/webhooks/cognigy/handover"),
+        format!("http://{silent_addr}/webhooks/cognigy/handover"),
+    ] {
+        let results = run_transformer(&url, cases()).await;
+        for (case, r) in cases().iter().zip(&results) {
+            assert!(r["threw"].is_null(), "{url}: {r}");
+            // The transformer's request timeout is 3 s; a caller never waits much longer.
+            assert!(r["elapsedMs"].as_u64().unwrap() < 4500, "{url}: {r}");
+            if case["output"]["data"].get("_handoverFailure").is_some() {
+                assert!(r["returned"].is_null());
+            } else {
+                assert_eq!(r["returned"], case["processedOutput"], "{url}: {r}");
+            }
+        }
+    }
+    held.abort();
+}
+
+// ---- http-request-payload.json ----
+
+/// The Cognigy objects a flow has when its HTTP Request node runs after Exit Interaction.
+fn scope(session: &str, context_extra: Value, extension_error: Option<&str>) -> (Value, Value) {
+    let mut input = json!({
+        "sessionId": session,
+        "inputId": "7f3c2a10-5b1e-4c55-9a0e-2f1d3c4b5a69",
+        "currentTime": {"ISODate": chrono::Utc::now().to_rfc3339()},
+        "traceId": format!("trace-{session}"),
+        "entrypoint": "64f1c2a9e8b7d6c5b4a39281",
+        "flowName": "Support Main Voice",
+        "endpointType": "voiceGateway2",
+        "channel": "voiceGateway2",
+    });
+    if let Some(m) = extension_error {
+        input["extensionError"] = json!({"message": m});
+    }
+    let mut context = json!({
+        "data": {"businessUnit": "4601234", "contactId": "745512890101", "spawnedContactId": "745512890123"},
+        "routingData": {"skill": "Support_Voice_EN", "intent": "billing_question"},
+        "customerInfo": {"tier": "gold"},
+    });
+    for (k, v) in context_extra.as_object().unwrap() {
+        context[k] = v.clone();
+    }
+    (input, context)
+}
+
+#[tokio::test]
+async fn the_payload_template_renders_a_valid_event_for_every_extension_version() {
+    let stack = Stack::start("cognigy-payload").await;
+    let template: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("integrations/cognigy/http-request-payload.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let e = "Error signaling CXone with: 'Escalate' for contactId: 745512890123; error: ";
+    // (session, context.CXoneHandover / CXoneSendSignal, input.extensionError, verdict)
+    let cases: Vec<(&str, Value, Option<&str>, &str)> = vec![
+        (
+            "pl-v109-ok",
+            json!({"CXoneHandover": "Signaled CXone with: 'Escalate' for contactId: 745512890123"}),
+            None,
+            "HD402",
+        ),
+        (
+            "pl-v109-token",
+            json!({"CXoneHandover": format!("{e}CXone -> getToken: Error getting bearer token: 400: Bad Request")}),
+            None,
+            "HD103",
+        ),
+        (
+            "pl-v1011-forbidden",
+            json!({"CXoneHandover": format!("{e}CXone API Client: Error sending handover signal: 403: Forbidden")}),
+            None,
+            "HD104",
+        ),
+        (
+            "pl-v1018-ok",
+            json!({"CXoneHandover": {"success": true, "action": "Escalate", "contactId": "745512890123", "status": 202}}),
+            None,
+            "HD402",
+        ),
+        (
+            "pl-v1018-bad",
+            json!({"CXoneHandover": {"success": false, "action": "Escalate", "contactId": "745512890123", "error": "CXone API Client: Error sending handover signal: 400: Bad Request"}}),
+            None,
+            "HD105",
+        ),
+        (
+            "pl-v1018-validation",
+            json!({"CXoneHandover": {"success": false, "stage": "validation", "error": "Missing or invalid Action parameter"}}),
+            None,
+            "HD111",
+        ),
+        (
+            "pl-v121-notfound",
+            json!({"CXoneHandover": format!("{e}CXone -> sendSignalHandover: Error sending signal: 404: Not Found")}),
+            None,
+            "HD105",
+        ),
+        (
+            "pl-signal-node",
+            json!({"CXoneSendSignal": "Error signaling '[\"Escalate\"]' for contactId: 745512890123; error: CXone -> sendSignal: Error sending signal: 403: Forbidden"}),
+            None,
+            "HD104",
+        ),
+        (
+            "pl-timeout",
+            json!({}),
+            Some("Extension Node execution timed out after 20000ms"),
+            "HD106",
+        ),
+    ];
+    let mut sessions = Vec::new();
+    for (session, extra, ext, _) in &cases {
+        let (input, context) = scope(session, extra.clone(), *ext);
+        let body = node(
+            "render",
+            json!({"template": template, "input": input, "context": context}),
+        )
+        .await;
+        // What the $cs form keeps typed: v1.0.18's object arrives as an object.
+        if extra["CXoneHandover"].is_object() {
+            assert!(body["handover"]["signalResult"].is_object(), "{body}");
+        }
+        let (status, answer) = stack.post_with_key(body.to_string().as_bytes()).await;
+        assert_eq!(status, 202, "{session}: {answer}\n{body}");
+        sessions.push(session.to_string());
+    }
+
+    // The object put inline instead, as a flow author might: accepted, and HD112 says
+    // which field and what to write instead.
+    let mut inline = template.clone();
+    inline["handover"]["signalResult"] = json!("{{context.CXoneHandover}}");
+    let (input, context) = scope("pl-v1018-inline", cases[4].1.clone(), None);
+    let body = node(
+        "render",
+        json!({"template": inline, "input": input, "context": context}),
+    )
+    .await;
+    assert_eq!(body["handover"]["signalResult"], "[object Object]");
+    let (status, answer) = stack.post_with_key(body.to_string().as_bytes()).await;
+    assert_eq!(status, 202, "{answer}");
+    sessions.push("pl-v1018-inline".to_string());
+
+    let diagnoses = stack.diagnoses(&sessions).await;
+    for (session, _, _, want) in &cases {
+        let d = &diagnoses[*session];
+        assert_eq!(d["verdict"]["code"], *want, "{session}: {d}");
+    }
+    let d = &diagnoses["pl-v1018-inline"];
+    assert_eq!(d["verdict"]["code"], "HD112", "{d}");
+    let fix = d["findings"][0]["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("handover.signalResult") && fix.contains("$cs"),
+        "{fix}"
+    );
+    stack.stop().await;
 }
