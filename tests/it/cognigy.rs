@@ -452,7 +452,12 @@ async fn an_unreachable_service_never_breaks_the_conversation() {
 // ---- http-request-payload.json ----
 
 /// The Cognigy objects a flow has when its HTTP Request node runs after Exit Interaction.
-fn scope(session: &str, context_extra: Value, extension_error: Option<&str>) -> (Value, Value) {
+fn scope(
+    session: &str,
+    context_extra: Value,
+    extension_error: Option<&str>,
+    data: Option<Value>,
+) -> (Value, Value) {
     let mut input = json!({
         "sessionId": session,
         "inputId": "7f3c2a10-5b1e-4c55-9a0e-2f1d3c4b5a69",
@@ -465,6 +470,9 @@ fn scope(session: &str, context_extra: Value, extension_error: Option<&str>) -> 
     });
     if let Some(m) = extension_error {
         input["extensionError"] = json!({"message": m});
+    }
+    if let Some(d) = data {
+        input["data"] = d;
     }
     let mut context = json!({
         "data": {"businessUnit": "4601234", "contactId": "745512890101", "spawnedContactId": "745512890123"},
@@ -543,9 +551,33 @@ async fn the_payload_template_renders_a_valid_event_for_every_extension_version(
             "HD106",
         ),
     ];
+    // Voice Gateway events as Cognigy documents them, reaching the same payload.
+    let voice_cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "pl-vg-busy",
+            json!({"event": "USER_BUSY", "payload": {"call_sid": "e234f07d", "sip_status": 603, "sip_reason": "Decline", "call_status": "busy"}}),
+            "HD108",
+        ),
+        (
+            "pl-vg-refer-target-busy",
+            json!({"event": "TRANSFER_REFER_SUCCESS", "payload": {"sip_status": 200, "sip_reason": "OK", "call_status": "in-progress", "refer_status": 202, "final_referred_call_status": 486}}),
+            "HD108",
+        ),
+    ];
     let mut sessions = Vec::new();
+    for (session, data, _) in &voice_cases {
+        let (input, context) = scope(session, json!({}), None, Some(data.clone()));
+        let body = node(
+            "render",
+            json!({"template": template, "input": input, "context": context}),
+        )
+        .await;
+        let (status, answer) = stack.post_with_key(body.to_string().as_bytes()).await;
+        assert_eq!(status, 202, "{session}: {answer}\n{body}");
+        sessions.push(session.to_string());
+    }
     for (session, extra, ext, _) in &cases {
-        let (input, context) = scope(session, extra.clone(), *ext);
+        let (input, context) = scope(session, extra.clone(), *ext, None);
         let body = node(
             "render",
             json!({"template": template, "input": input, "context": context}),
@@ -564,7 +596,7 @@ async fn the_payload_template_renders_a_valid_event_for_every_extension_version(
     // which field and what to write instead.
     let mut inline = template.clone();
     inline["handover"]["signalResult"] = json!("{{context.CXoneHandover}}");
-    let (input, context) = scope("pl-v1018-inline", cases[4].1.clone(), None);
+    let (input, context) = scope("pl-v1018-inline", cases[4].1.clone(), None, None);
     let body = node(
         "render",
         json!({"template": inline, "input": input, "context": context}),
@@ -580,6 +612,17 @@ async fn the_payload_template_renders_a_valid_event_for_every_extension_version(
         let d = &diagnoses[*session];
         assert_eq!(d["verdict"]["code"], *want, "{session}: {d}");
     }
+    for (session, _, want) in &voice_cases {
+        let d = &diagnoses[*session];
+        assert_eq!(d["verdict"]["code"], *want, "{session}: {d}");
+    }
+    let refer = diagnoses["pl-vg-refer-target-busy"]["findings"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        refer.contains("accepted (202)") && refer.contains("486"),
+        "{refer}"
+    );
     let d = &diagnoses["pl-v1018-inline"];
     assert_eq!(d["verdict"]["code"], "HD112", "{d}");
     let fix = d["findings"][0]["fix"].as_str().unwrap();
