@@ -478,6 +478,42 @@ mod tests {
     }
 
     #[test]
+    fn a_signal_result_no_extension_writes_is_named_last_and_kept_verbatim() {
+        let d = diagnose(&evidence(
+            event("Handover done", FULL_CONTEXT),
+            CxoneEvidence::NotConfigured,
+            at(60),
+        ));
+        assert_eq!(codes(&d), vec![Code::Hd112]);
+        assert_eq!(d.findings[0].evidence["signalResult"], "Handover done");
+        // Beside a cause, it never takes the verdict.
+        let d = diagnose(&evidence(
+            event("[object Object]", "{}"),
+            CxoneEvidence::NotConfigured,
+            at(60),
+        ));
+        assert_eq!(codes(&d), vec![Code::Hd109, Code::Hd112]);
+    }
+
+    #[test]
+    fn the_object_result_of_v1_0_18_reads_like_the_strings() {
+        let accepted = HandoverEvent::parse(
+            br#"{"conversationId":"c","cxone":{"contactId":"745512890123"},
+                "handover":{"signalResult":{"success":true,"action":"Escalate","contactId":"745512890123","status":202}}}"#,
+        )
+        .unwrap();
+        let d = diagnose(&evidence(accepted, live_in_prequeue(), at(60)));
+        assert!(!d.has(Code::Hd112), "{:?}", codes(&d));
+        let refused = HandoverEvent::parse(
+            br#"{"conversationId":"c","handover":{"signalResult":{"success":false,"action":"Escalate","contactId":"745512890123","error":"CXone -> sendSignalHandover: Error sending signal: 400: Bad Request"}}}"#,
+        )
+        .unwrap();
+        let d = diagnose(&evidence(refused, CxoneEvidence::NotConfigured, at(60)));
+        assert_eq!(d.verdict.code, Code::Hd105, "{:?}", codes(&d));
+        assert!(!d.has(Code::Hd101), "a signal error proves the ids");
+    }
+
+    #[test]
     fn the_precedence_lists_every_code_once() {
         let mut sorted = PRECEDENCE.to_vec();
         sorted.sort();

@@ -667,7 +667,7 @@ async fn explain_documents_one_code_lists_all_and_refuses_unknown_ones() {
     list.args(["explain", "--list"]);
     let text = ok(&run(list).await);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 28, "{text}");
+    assert_eq!(lines.len(), 30, "{text}");
     assert_eq!(lines.len(), Code::ALL.len());
     for (line, code) in lines.iter().zip(Code::ALL) {
         assert!(line.starts_with(code.as_str()), "{line}");

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::rule::Rule;
-use super::support::{event, finding};
+use super::support::{clip, event, finding, signal_result};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;
 use crate::diagnosis::model::{Finding, Severity};
@@ -31,7 +31,9 @@ impl Rule for PayloadTemplateError {
 
     fn check(&self, ev: &Evidence) -> Option<Finding> {
         let e = event(ev)?;
-        let first = e.template_errors.first()?;
+        let Some(first) = e.template_errors.first() else {
+            return unknown_signal_result(ev);
+        };
         let fields = e.template_errors.join(", ");
         Some(finding(
             Self::CODE,
@@ -47,4 +49,23 @@ impl Rule for PayloadTemplateError {
             json!({ "fields": e.template_errors }),
         ))
     }
+}
+
+/// A `signalResult` no version of the extension writes: kept verbatim and named, so a flow
+/// that sends something else there (another context key, a message of its own) learns it.
+fn unknown_signal_result(ev: &Evidence) -> Option<Finding> {
+    let text = event(ev)?.handover.signal_result.as_deref()?;
+    if signal_result(ev).is_some() {
+        return None;
+    }
+    Some(finding(
+        Code::Hd112,
+        Severity::Warning,
+        format!(
+            "The webhook's handover.signalResult holds \"{}\", which no version of the CXone extension writes, so the diagnosis could not tell whether CXone accepted the signal.",
+            clip(text, 300)
+        ),
+        "Send context.CXoneHandover (or context.CXoneSendSignal) unchanged in handover.signalResult, as {\"$cs\": {\"script\": \"context.CXoneHandover\", \"type\": \"object\"}} (integrations/cognigy/http-request-payload.json does so); put messages of your own in handover.extensionError.",
+        json!({ "fields": ["handover.signalResult"], "signalResult": clip(text, 2000) }),
+    ))
 }
