@@ -41,7 +41,7 @@ impl Rule for BotRuntimeError {
             fixes.push(if lower.contains("time") {
                 "Cognigy stops an extension node after 20 s (Exit Interaction alone waits 5 s after signalling, plus the TMS transcript post and the token calls): check CXone's latency from Cognigy, keep the transcript small, and do not chain several extension calls in one turn."
             } else if lower.starts_with(GENERIC_OUTPUT) {
-                "This is the text the CXone extension says to the caller when it fails; v1.2.1 keeps the reason only in Cognigy's logs and in context.CXoneHandover: send context.CXoneHandover as handover.signalResult (integrations/cognigy/http-request-payload.json), or read the session's log."
+                "This is what the CXone extension's Exit Interaction says to the caller when its CXone calls fail; v1.2.1 says it without the reason, which stays in Cognigy's log for the session (and in context.CXoneHandover, which no node after the throw can send): read the log, and see what CXone saw of the call with handover-doctor scan. v1.0.18 sends the reason through its On Failure branch."
             } else {
                 "Check the extension node's limits (20 s, 10 API calls per execution) and its configuration; Cognigy's logs for the session show the full error."
             });
