@@ -336,13 +336,17 @@ fn bot_report(ev: &Evidence) -> (&'static str, String) {
         return ("HandoverReported", String::new());
     };
     if let Some(voice_event) = &e.voice.event {
-        let status = e
-            .voice
-            .refer_status
-            .or(e.voice.dial_sip_status)
-            .or(e.voice.sip_status)
-            .map(|s| format!(" (SIP {s})"))
-            .unwrap_or_default();
+        // After an accepted REFER the status that tells is the target's final one.
+        let status = match e.voice.final_referred_call_status {
+            Some(target) => format!(" (REFER accepted, the target answered SIP {target})"),
+            None => e
+                .voice
+                .refer_status
+                .or(e.voice.dial_sip_status)
+                .or(e.voice.sip_status)
+                .map(|s| format!(" (SIP {s})"))
+                .unwrap_or_default(),
+        };
         return ("VoiceEvent", format!("{voice_event}{status}"));
     }
     if let Some(result) = e.handover.signal_result.as_deref() {
