@@ -397,6 +397,12 @@ async fn the_transformer_reports_signed_and_passes_the_conversation_through() {
             !codes(d).contains(&"HD101".to_string()),
             "{session}: a CXone error proves the ids: {d}"
         );
+        if case["output"]["data"].get("_handoverFailure").is_none() {
+            assert!(
+                !codes(d).contains(&"HD109".to_string()),
+                "{session}: the transformer never sees the context: {d}"
+            );
+        }
     }
     stack.stop().await;
 }
