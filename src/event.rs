@@ -207,6 +207,10 @@ pub struct VoiceInfo {
     /// Status of a SIP REFER.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refer_status: Option<u16>,
+    /// Voice Gateway's `final_referred_call_status`: the SIP status the transfer target
+    /// finally answered after a REFER was accepted with 202 (reported by the NOTIFY).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_referred_call_status: Option<u16>,
     /// SIP status of a dial leg.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dial_sip_status: Option<u16>,
@@ -252,6 +256,10 @@ pub struct HandoverEvent {
     /// can hold customer data, and only their presence is diagnosed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context_keys: Vec<String>,
+    /// The fields that arrived as the text `[object Object]` (an object put inline with
+    /// `{{…}}`), e.g. `handover.signalResult`: read as absent, named by HD112.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub template_errors: Vec<String>,
 }
 
 /// Where a body comes from, which decides the two things the parsers treat differently.
@@ -330,6 +338,16 @@ impl HandoverEvent {
     }
 
     fn from_object(root: &Fields, body: &[u8], origin: Origin) -> Result<Self, EventError> {
+        if let Some(v) = root
+            .get("conversationId")
+            .or_else(|| root.get("conversation_id"))
+            && is_object_text(v)
+        {
+            return Err(EventError::field(
+                "conversationId",
+                "conversationId arrived as the text [object Object]: the flow put an object inline; set it to {{input.sessionId}}",
+            ));
+        }
         let conversation_id = match get(root, "conversationId", "conversation_id") {
             None => None,
             Some(v) => scalar_string(v, "conversationId")?,
@@ -482,6 +500,12 @@ impl HandoverEvent {
             sip_status: opt_status(vo, "voice.sipStatus", "sipStatus", "sip_status")?,
             sip_reason: opt_str(vo, "voice.sipReason", "sipReason", "sip_reason")?,
             refer_status: opt_status(vo, "voice.referStatus", "referStatus", "refer_status")?,
+            final_referred_call_status: opt_status(
+                vo,
+                "voice.finalReferredCallStatus",
+                "finalReferredCallStatus",
+                "final_referred_call_status",
+            )?,
             dial_sip_status: opt_status(
                 vo,
                 "voice.dialSipStatus",
@@ -497,6 +521,17 @@ impl HandoverEvent {
         };
 
         let context_keys = context_keys(root)?;
+        let template_errors = match origin {
+            Origin::Webhook(_) => template_errors(root),
+            // Our own form lists them already (its fields hold no such text any more).
+            Origin::Canonical => match root.get("templateErrors") {
+                Some(Value::Array(listed)) => listed
+                    .iter()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect(),
+                _ => template_errors(root),
+            },
+        };
 
         Ok(HandoverEvent {
             event_id,
@@ -510,6 +545,7 @@ impl HandoverEvent {
             handover,
             voice,
             context_keys,
+            template_errors,
         })
     }
 }
@@ -553,10 +589,41 @@ fn is_absent(v: &Value) -> bool {
     }
 }
 
+/// The text JavaScript makes of an object put inline with `{{…}}`.
+const OBJECT_TEXT: &str = "[object Object]";
+
+/// True for a value that is the text `[object Object]`: the flow had an object there, but
+/// the template turned it into this text, so its content is lost.
+fn is_object_text(v: &Value) -> bool {
+    matches!(v, Value::String(s) if s.trim() == OBJECT_TEXT)
+}
+
 fn get<'a>(obj: &'a Fields, camel: &str, snake: &str) -> Option<&'a Value> {
     obj.get(camel)
         .or_else(|| obj.get(snake))
-        .filter(|v| !is_absent(v))
+        .filter(|v| !is_absent(v) && !is_object_text(v))
+}
+
+/// The paths of the fields (outside `context`, whose values only count as present) that
+/// arrived as `[object Object]`, sorted.
+fn template_errors(root: &Fields) -> Vec<String> {
+    fn walk(prefix: &str, obj: &Fields, out: &mut Vec<String>) {
+        for (k, v) in obj {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                Value::Object(inner) if path != "context" => walk(&path, inner, out),
+                v if is_object_text(v) && out.len() < 20 => out.push(path),
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", root, &mut out);
+    out
 }
 
 static EMPTY: LazyLock<Fields> = LazyLock::new(Fields::new);
@@ -974,5 +1041,47 @@ mod tests {
         let b = parse(r#"{"conversationId":"c"}"#).unwrap();
         assert_eq!(a.event_id, b.event_id);
         assert!(a.event_id.starts_with("c:"));
+    }
+
+    #[test]
+    fn an_object_put_inline_is_read_as_absent_and_its_field_named() {
+        let e = parse(
+            r#"{"conversationId":"c","handover":{"signalResult":"[object Object]","extensionError":" [object Object] "},
+                "voice":{"finalReferredCallStatus":"486"},"context":{"routingData":"[object Object]"}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.handover.signal_result, None);
+        assert_eq!(e.handover.extension_error, None);
+        assert_eq!(
+            e.template_errors,
+            vec!["handover.extensionError", "handover.signalResult"]
+        );
+        assert_eq!(e.voice.final_referred_call_status, Some(486));
+        assert_eq!(e.context_keys, vec!["routingData".to_string()]);
+        let back = HandoverEvent::from_json(&e.to_json()).unwrap();
+        assert_eq!(back.template_errors, e.template_errors);
+    }
+
+    #[test]
+    fn a_conversation_id_made_of_an_object_says_what_to_send_instead() {
+        match parse(r#"{"conversationId":"[object Object]"}"#) {
+            Err(EventError::InvalidField { field, detail }) => {
+                assert_eq!(field, "conversationId");
+                assert!(detail.contains("input.sessionId"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_typed_object_result_is_kept_as_its_json_text() {
+        let e = parse(
+            r#"{"conversationId":"c","handover":{"signalResult":{"success":false,"stage":"validation","error":"Client ID is required"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            e.handover.signal_result.as_deref(),
+            Some(r#"{"error":"Client ID is required","stage":"validation","success":false}"#)
+        );
     }
 }

@@ -489,6 +489,7 @@ pub fn scan_event(s: &Suspect) -> HandoverEvent {
         handover: Default::default(),
         voice: Default::default(),
         context_keys: Vec::new(),
+        template_errors: Vec::new(),
     }
 }
 

@@ -48,6 +48,8 @@ codes! {
     Hd108 => "HD108", "transfer-failed";
     Hd109 => "HD109", "missing-context";
     Hd110 => "HD110", "session-timeout";
+    Hd111 => "HD111", "exit-node-misconfigured";
+    Hd112 => "HD112", "payload-template-error";
     Hd201 => "HD201", "contact-not-found";
     Hd202 => "HD202", "wrong-contact-signalled";
     Hd203 => "HD203", "caller-hung-up";
@@ -97,6 +99,6 @@ mod tests {
             assert_eq!(Code::parse(c.as_str()), Some(c));
             assert_eq!(Code::parse(c.name()), Some(c));
         }
-        assert_eq!(Code::ALL.len(), 28);
+        assert_eq!(Code::ALL.len(), 30);
     }
 }

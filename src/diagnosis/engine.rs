@@ -25,12 +25,13 @@ use super::rules::{self, support};
 use super::signal::SignalResult;
 
 /// The verdict precedence of CONTRACT.md section 7: HD401 whenever found, then bot side,
-/// wrong target, target skill, routing, caller, incomplete data, and HD109 last. Findings
+/// wrong target, target skill, routing, caller, incomplete data, and HD109 and HD112 last. Findings
 /// are listed in this order too.
-pub const PRECEDENCE: [Code; 28] = [
+pub const PRECEDENCE: [Code; 30] = [
     Code::Hd401,
     Code::Hd101,
     Code::Hd102,
+    Code::Hd111,
     Code::Hd103,
     Code::Hd104,
     Code::Hd105,
@@ -56,6 +57,7 @@ pub const PRECEDENCE: [Code; 28] = [
     Code::Hd201,
     Code::Hd402,
     Code::Hd109,
+    Code::Hd112,
 ];
 
 /// How long after the handover request a contact-not-found is still worth re-checking:
@@ -334,13 +336,17 @@ fn bot_report(ev: &Evidence) -> (&'static str, String) {
         return ("HandoverReported", String::new());
     };
     if let Some(voice_event) = &e.voice.event {
-        let status = e
-            .voice
-            .refer_status
-            .or(e.voice.dial_sip_status)
-            .or(e.voice.sip_status)
-            .map(|s| format!(" (SIP {s})"))
-            .unwrap_or_default();
+        // After an accepted REFER the status that tells is the target's final one.
+        let status = match e.voice.final_referred_call_status {
+            Some(target) => format!(" (REFER accepted, the target answered SIP {target})"),
+            None => e
+                .voice
+                .refer_status
+                .or(e.voice.dial_sip_status)
+                .or(e.voice.sip_status)
+                .map(|s| format!(" (SIP {s})"))
+                .unwrap_or_default(),
+        };
         return ("VoiceEvent", format!("{voice_event}{status}"));
     }
     if let Some(result) = e.handover.signal_result.as_deref() {
@@ -476,12 +482,48 @@ mod tests {
     }
 
     #[test]
+    fn a_signal_result_no_extension_writes_is_named_last_and_kept_verbatim() {
+        let d = diagnose(&evidence(
+            event("Handover done", FULL_CONTEXT),
+            CxoneEvidence::NotConfigured,
+            at(60),
+        ));
+        assert_eq!(codes(&d), vec![Code::Hd112]);
+        assert_eq!(d.findings[0].evidence["signalResult"], "Handover done");
+        // Beside a cause, it never takes the verdict.
+        let d = diagnose(&evidence(
+            event("[object Object]", "{}"),
+            CxoneEvidence::NotConfigured,
+            at(60),
+        ));
+        assert_eq!(codes(&d), vec![Code::Hd109, Code::Hd112]);
+    }
+
+    #[test]
+    fn the_object_result_of_v1_0_18_reads_like_the_strings() {
+        let accepted = HandoverEvent::parse(
+            br#"{"conversationId":"c","cxone":{"contactId":"745512890123"},
+                "handover":{"signalResult":{"success":true,"action":"Escalate","contactId":"745512890123","status":202}}}"#,
+        )
+        .unwrap();
+        let d = diagnose(&evidence(accepted, live_in_prequeue(), at(60)));
+        assert!(!d.has(Code::Hd112), "{:?}", codes(&d));
+        let refused = HandoverEvent::parse(
+            br#"{"conversationId":"c","handover":{"signalResult":{"success":false,"action":"Escalate","contactId":"745512890123","error":"CXone -> sendSignalHandover: Error sending signal: 400: Bad Request"}}}"#,
+        )
+        .unwrap();
+        let d = diagnose(&evidence(refused, CxoneEvidence::NotConfigured, at(60)));
+        assert_eq!(d.verdict.code, Code::Hd105, "{:?}", codes(&d));
+        assert!(!d.has(Code::Hd101), "a signal error proves the ids");
+    }
+
+    #[test]
     fn the_precedence_lists_every_code_once() {
         let mut sorted = PRECEDENCE.to_vec();
         sorted.sort();
         assert_eq!(sorted, Code::ALL.to_vec());
         assert_eq!(PRECEDENCE[0], Code::Hd401);
-        assert_eq!(PRECEDENCE[27], Code::Hd109);
+        assert_eq!(PRECEDENCE[29], Code::Hd112);
     }
 
     #[test]

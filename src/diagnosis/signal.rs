@@ -1,16 +1,24 @@
-//! Reading what the bot was told: `context.CXoneHandover` as the NiCE CXone extension's Exit
-//! Interaction node writes it, and the bare error messages the extension throws.
+//! Reading what the bot was told: `context.CXoneHandover` (or `context.CXoneSendSignal`) in
+//! every form a published version of the NiCE CXone extension writes, and the bare error
+//! messages it throws.
 //!
-//! The extension writes `Signaled CXone with: 'Escalate' for contactId: N` on success and
-//! `Error signaling CXone with: 'Escalate' for contactId: N; error: <message>` on failure,
-//! where `<message>` is one of its own error strings (`CXone API Client: Error sending
-//! handover signal: 403: Forbidden`, `... Error getting bearer token: 401: Unauthorized`,
-//! `handoverToCXone: Validation: ...`). Source: `shared/domain/cognigy.md` section 2.3.
+//! Sources (repository `Cognigy/Extensions`, folder `extensions/cxone/`): v1.0.9 (`2c0c7ae4`)
+//! and v1.2.1 (`ab5c5071`) write `Signaled CXone with: 'Escalate' for contactId: N` or
+//! `Error signaling CXone with: 'Escalate' for contactId: N; error: <message>` with messages
+//! such as `CXone -> getToken: Error getting bearer token: 401: Unauthorized`; v1.0.11
+//! (`d4817ae4`) writes the same strings with `CXone API Client: ...` messages; v1.0.18
+//! (`00557994`) writes an object, `{success, action, contactId, status}` /
+//! `{success: false, action, contactId, error}` / `{success: false, stage: "validation",
+//! error}`, which arrives here as its JSON text. The Signal Interaction node writes
+//! `Error signaling '["Escalate"]' for contactId: N; error: <message>`. Configuration
+//! checks throw `handoverToCXone: Missing Action parameter` (v1.0.9, v1.2.1) or
+//! `handoverToCXone: Validation: ...` (v1.0.11).
 
 /// Which step of the extension's work failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignalStage {
-    /// `handoverToCXone: Validation: ...`: the node's configuration is incomplete.
+    /// The node rejected its own configuration before calling CXone (`handoverToCXone:
+    /// Missing Action parameter`, `... Validation: ...`, v1.0.18's `stage: "validation"`).
     Validation,
     /// `Error getting token URL` / `Error getting endpoint URL` / `... not found in
     /// discovery response`: CXone discovery.
@@ -61,10 +69,19 @@ pub fn parse_signal_result(text: &str) -> Option<SignalResult> {
     if t.is_empty() {
         return None;
     }
+    if t.starts_with('{') {
+        return parse_object_result(t);
+    }
+    // A string result sent through `JSON.stringify` arrives quoted.
+    if t.starts_with('"')
+        && let Ok(inner) = serde_json::from_str::<String>(t)
+    {
+        return parse_signal_result(&inner);
+    }
     let lower = t.to_ascii_lowercase();
     if lower.starts_with("signaled cxone") || lower.starts_with("cxone was signaled") {
         return Some(SignalResult::Signaled {
-            action: quoted(t),
+            action: quoted(t).map(|q| first_param(&q)),
             contact_id: contact_id_in(t),
         });
     }
@@ -77,29 +94,92 @@ pub fn parse_signal_result(text: &str) -> Option<SignalResult> {
             },
         };
         let mut err = parse_error_message(message);
-        err.action = quoted(head);
+        err.action = quoted(head).map(|q| first_param(&q));
         err.contact_id = contact_id_in(head);
         return Some(SignalResult::Failed(err));
     }
-    if lower.contains("cxone api client") || lower.contains("handovertocxone") {
+    if is_extension_message(&lower) {
         return Some(SignalResult::Failed(parse_error_message(t)));
     }
     None
 }
 
+/// True for a bare message one of the extension's nodes or API helpers throws.
+fn is_extension_message(lower: &str) -> bool {
+    [
+        "cxone api client",
+        "cxone ->",
+        "handovertocxone",
+        "sendsignaltocxone",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+}
+
+/// The Signal Interaction node names its parameters as a JSON array (`["Escalate"]`): the
+/// first one is the action.
+fn first_param(quoted: &str) -> String {
+    match serde_json::from_str::<Vec<serde_json::Value>>(quoted) {
+        Ok(params) => match params.first() {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => quoted.to_string(),
+        },
+        Err(_) => quoted.to_string(),
+    }
+}
+
+/// v1.0.18's object result, carried as its JSON text.
+fn parse_object_result(t: &str) -> Option<SignalResult> {
+    let serde_json::Value::Object(o) = serde_json::from_str(t).ok()? else {
+        return None;
+    };
+    let text = |key: &str| match o.get(key) {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    // `$cs` keeps the boolean; a flow that copied it through a template sends "true".
+    let success = match o.get("success") {
+        Some(serde_json::Value::Bool(b)) => Some(*b),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<bool>().ok(),
+        _ => None,
+    }?;
+    let contact_id = text("contactId").filter(|id| id != "undefined" && id != "null");
+    if success {
+        return Some(SignalResult::Signaled {
+            action: text("action"),
+            contact_id,
+        });
+    }
+    let message = text("error").unwrap_or_default();
+    let mut err = parse_error_message(&message);
+    if text("stage").is_some_and(|s| s.eq_ignore_ascii_case("validation")) {
+        err.stage = SignalStage::Validation;
+    }
+    err.action = text("action");
+    err.contact_id = contact_id;
+    Some(SignalResult::Failed(err))
+}
+
 /// Classifies one of the extension's error messages (also what `input.extensionError`
-/// carries when the node's error reaches the flow).
+/// carries when the node's error reaches the flow, and what the transformer reports).
 pub fn parse_error_message(message: &str) -> SignalError {
     let message = message.trim();
     let lower = message.to_ascii_lowercase();
-    let stage = if lower.contains("validation") {
+    let stage = if is_validation(&lower) {
         SignalStage::Validation
     } else if lower.contains("token url")
         || lower.contains("endpoint url")
         || lower.contains("discovery")
+        || lower.contains("getcxoneopenidurl")
+        || lower.contains("getcxoneconfigurl")
     {
         SignalStage::Discovery
-    } else if lower.contains("bearer token") || lower.contains("decode jwt") {
+    } else if lower.contains("bearer token")
+        || lower.contains("decode jwt")
+        || lower.contains("gettoken")
+    {
         SignalStage::Token
     } else if lower.contains("signal") {
         SignalStage::Signal
@@ -115,6 +195,27 @@ pub fn parse_error_message(message: &str) -> SignalError {
         status_text,
         message: message.to_string(),
     }
+}
+
+/// The node's own configuration checks, in every version's words: `Validation: ...`
+/// (v1.0.11, v1.0.18), `Missing Action parameter`, `CXone API Connection not found`,
+/// `Base URL is required ...` (v1.0.9, v1.2.1), `... is required` / `... must be a valid
+/// HTTP/HTTPS URL` (the connection checks), and the Signal node's parameter checks.
+fn is_validation(lower: &str) -> bool {
+    lower.contains("validation")
+        || lower.contains("missing action")
+        || lower.contains("missing or invalid action")
+        || lower.contains("connection not found")
+        || lower.contains(" is required")
+        || lower.contains("must be a valid http")
+        || lower.contains("must be an array")
+        || lower.contains("must include at least one parameter")
+}
+
+/// True when the validation message is about the contact ids (v1.0.18's `Contact ID is
+/// required` / `Spawned Contact ID is required`).
+pub fn is_contact_id_validation(err: &SignalError) -> bool {
+    err.stage == SignalStage::Validation && err.message.to_ascii_lowercase().contains("contact id")
 }
 
 /// The HTTP status and its text in `...: 403: Forbidden` or `... status code 403`.
@@ -257,5 +358,113 @@ mod tests {
         };
         assert_eq!(e.contact_id, None);
         assert_eq!(e.http_status, Some(404));
+    }
+
+    fn failure(text: &str) -> SignalError {
+        match parse_signal_result(text) {
+            Some(SignalResult::Failed(e)) => e,
+            other => panic!("not a failure: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn both_message_styles_name_the_same_stage_and_status() {
+        for (text, stage, status) in [
+            (
+                "CXone -> sendSignalHandover: Error sending signal: 403: Forbidden",
+                SignalStage::Signal,
+                Some(403),
+            ),
+            (
+                "CXone API Client: Error sending handover signal: 403: Forbidden",
+                SignalStage::Signal,
+                Some(403),
+            ),
+            (
+                "CXone -> getToken: Error getting bearer token: 400: Bad Request",
+                SignalStage::Token,
+                Some(400),
+            ),
+            (
+                "CXone -> getCxoneOpenIdUrl: Error getting token URL: 404: Not Found",
+                SignalStage::Discovery,
+                Some(404),
+            ),
+            (
+                "CXone -> getCxoneConfigUrl: API endpoint not found in discovery response",
+                SignalStage::Discovery,
+                None,
+            ),
+            (
+                "CXone -> getCxoneOpenIdUrl: the response was not valid JSON",
+                SignalStage::Discovery,
+                None,
+            ),
+            (
+                "handoverToCXone: Missing Action parameter",
+                SignalStage::Validation,
+                None,
+            ),
+            (
+                "handoverToCXone: CXone API Connection not found",
+                SignalStage::Validation,
+                None,
+            ),
+            (
+                "handoverToCXone: Validation: Missing or invalid Action parameter",
+                SignalStage::Validation,
+                None,
+            ),
+            (
+                "CXone -> sendSignal: signalParms must include at least one parameter (p1)",
+                SignalStage::Validation,
+                None,
+            ),
+        ] {
+            let e = failure(text);
+            assert_eq!((e.stage, e.http_status), (stage, status), "{text}");
+            assert_eq!(e.message, text);
+        }
+    }
+
+    #[test]
+    fn the_object_result_is_read_in_its_three_forms() {
+        assert_eq!(
+            parse_signal_result(
+                r#"{"success":true,"action":"Escalate","contactId":"745512890123","status":202}"#
+            ),
+            Some(SignalResult::Signaled {
+                action: Some("Escalate".into()),
+                contact_id: Some("745512890123".into())
+            })
+        );
+        let e = failure(
+            r#"{"success":false,"action":"Escalate","contactId":"745512890123","error":"CXone API Client: Error sending handover signal: 400: Bad Request"}"#,
+        );
+        assert_eq!((e.stage, e.http_status), (SignalStage::Signal, Some(400)));
+        assert_eq!(e.contact_id.as_deref(), Some("745512890123"));
+        let v = failure(
+            r#"{"success":false,"stage":"validation","error":"Client Secret is required"}"#,
+        );
+        assert_eq!(v.stage, SignalStage::Validation);
+        assert_eq!(v.message, "Client Secret is required");
+        assert_eq!(parse_signal_result(r#"{"other":1}"#), None);
+    }
+
+    #[test]
+    fn the_signal_node_text_names_its_first_parameter_as_the_action() {
+        let e = failure(
+            r#"Error signaling '["Escalate"]' for contactId: 745512890123; error: CXone -> sendSignal: Error sending signal: 404: Not Found"#,
+        );
+        assert_eq!(e.action.as_deref(), Some("Escalate"));
+        assert_eq!((e.stage, e.http_status), (SignalStage::Signal, Some(404)));
+    }
+
+    #[test]
+    fn an_unknown_message_is_kept_verbatim() {
+        let e =
+            failure("Error signaling CXone with: 'Escalate' for contactId: 1; error: fetch failed");
+        assert_eq!(e.stage, SignalStage::Unknown);
+        assert_eq!(e.message, "fetch failed");
     }
 }

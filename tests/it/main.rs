@@ -4,6 +4,7 @@
 
 mod cli;
 mod cluster;
+mod cognigy;
 mod cxone;
 mod deploy;
 mod diagnose_e2e;

@@ -159,7 +159,7 @@ async fn the_same_event_delivered_twice_is_notified_once() {
     let app = app::spawn_with(settings, prefix, Role::All, true).await;
     assert_eq!(post(&app, fixture("vg-dial-488")).await, 202);
     assert_eq!(post(&app, fixture("vg-dial-488")).await, 202);
-    assert_eq!(post(&app, fixture("vg-busy-486")).await, 202);
+    assert_eq!(post(&app, fixture("vg-user-busy-603")).await, 202);
     let msgs = received(&slack, 2, Duration::from_secs(20)).await;
     // Both copies were diagnosed; the second report of the same eventId is dropped.
     tokio::time::timeout(Duration::from_secs(10), async {

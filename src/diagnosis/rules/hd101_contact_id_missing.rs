@@ -3,11 +3,13 @@
 use serde_json::json;
 
 use super::rule::Rule;
-use super::support::{clip, event, finding, signal_result, signalled_contact_id, uses_signal};
+use super::support::{
+    clip, event, finding, signal_error, signal_result, signalled_contact_id, uses_signal,
+};
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;
 use crate::diagnosis::model::{Finding, Severity};
-use crate::diagnosis::signal::SignalResult;
+use crate::diagnosis::signal::{SignalResult, SignalStage, is_contact_id_validation};
 use crate::event::PLACEHOLDER_CONTACT_ID;
 
 #[doc = include_str!("hd101_contact_id_missing.md")]
@@ -23,6 +25,29 @@ impl Rule for ContactIdMissing {
         let e = event(ev)?;
         if !uses_signal(ev) || signalled_contact_id(ev).is_some() {
             return None;
+        }
+        // The extension only asks CXone for a token, the endpoint or the signal once it
+        // has both ids (every version), so such an error proves the ids were there: a
+        // report without them (from the transformer) lost them on the way, not in the
+        // flow. A configuration check about something else proves nothing either way.
+        // Every version outputs "Something is not working. Please retry." from the catch
+        // around its CXone calls, which it only makes with both ids (v1.2.1 gives no reason).
+        if e.handover.extension_error.as_deref().is_some_and(|m| {
+            m.to_ascii_lowercase()
+                .starts_with("something is not working")
+        }) {
+            return None;
+        }
+        if let Some(err) = signal_error(ev) {
+            match err.stage {
+                SignalStage::Token | SignalStage::Discovery | SignalStage::Signal => return None,
+                SignalStage::Validation
+                    if !is_contact_id_validation(&err) && e.cxone.contact_id.is_none() =>
+                {
+                    return None;
+                }
+                _ => {}
+            }
         }
         let named_in_result = match signal_result(ev) {
             Some(SignalResult::Signaled { contact_id, .. }) => contact_id,

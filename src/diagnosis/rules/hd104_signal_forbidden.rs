@@ -21,6 +21,7 @@ impl Rule for SignalForbidden {
 
     fn check(&self, ev: &Evidence) -> Option<Finding> {
         let err = signal_error(ev)?;
+        // An unknown message counts only when it carries the status.
         if !matches!(err.stage, SignalStage::Signal | SignalStage::Unknown)
             || err.http_status != Some(403)
         {

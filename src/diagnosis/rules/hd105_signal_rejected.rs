@@ -1,5 +1,5 @@
-//! HD105 signal-rejected: the Signal API answered a 4xx other than 400/401 (HD103) and 403
-//! (HD104), or a 5xx.
+//! HD105 signal-rejected: the Signal API answered a 4xx other than 401 (HD103) and 403
+//! (HD104), or a 5xx; a 400 there is a malformed request.
 
 use serde_json::json;
 
@@ -21,6 +21,9 @@ pub(crate) fn signal_status_meaning(status: Option<u16>) -> &'static str {
         Some(404) => {
             "CXone does not know this contact as a live interaction: the id is wrong (master instead of spawned, or from another call) or the contact had already ended"
         }
+        Some(400) => {
+            "CXone refused the request as malformed: the contact id in the URL or the signal parameters (p2... as the node's optional parameters) are not what the Signal API accepts"
+        }
         Some(409) => {
             "CXone reported a conflict: the contact was changing state (another signal at the same moment)"
         }
@@ -38,7 +41,9 @@ impl Rule for SignalRejected {
 
     fn check(&self, ev: &Evidence) -> Option<Finding> {
         let err = signal_error(ev)?;
-        if !matches!(err.stage, SignalStage::Signal | SignalStage::Unknown)
+        // An unknown message without a status is HD106's: nothing says CXone answered.
+        if !(err.stage == SignalStage::Signal
+            || (err.stage == SignalStage::Unknown && err.http_status.is_some()))
             || is_auth_failure(&err)
             || err.http_status == Some(403)
         {
@@ -55,6 +60,9 @@ impl Rule for SignalRejected {
             _ => "an error".to_string(),
         };
         let fix = match err.http_status {
+            Some(400) => {
+                "Check the Exit Interaction node's Spawned Contact ID (digits only: this call's X-InContact-ContactId, no spaces or placeholder) and its optional parameters (a JSON array of objects; older versions put them in the query string, where long values break: update the extension)."
+            }
             Some(404) => {
                 "Check that the flow signals the spawned contact id (X-InContact-ContactId, the extension's Spawned Contact ID) of this call, and that the caller was still connected (see the CXone timeline); if the extension sends parameters in the query string, update it to a version that sends them in the body."
             }
@@ -78,7 +86,7 @@ impl Rule for SignalRejected {
                 "httpStatus": err.http_status,
                 "statusText": err.status_text,
                 "contactId": contact,
-                "error": clip(&err.message, 300),
+                "error": clip(&err.message, 2000),
             }),
         ))
     }

@@ -22,7 +22,10 @@ const FAILING_EVENTS: &[&str] = &[
     "CALL_FAILED",
 ];
 
-fn fix_for(status: Option<u16>, refer: bool) -> &'static str {
+fn fix_for(status: Option<u16>, refer: bool, after_accept: bool) -> &'static str {
+    if after_accept {
+        return "The carrier/SBC accepted the REFER (202) and dialled the target, which then failed (the status above, from the NOTIFY): check the target number or SIP URI, its capacity and staffing; the REFER itself works.";
+    }
     if refer {
         return "The SIP REFER was refused: check that the carrier/SBC (or CXone's SIP trunk) accepts REFER from Voice Gateway, and the Transfer node's target and Referred-By; if REFER is not supported, use Transfer Type Dial.";
     }
@@ -64,10 +67,14 @@ impl Rule for TransferFailed {
         let v = &e.voice;
         let name = v.event.as_deref().map(str::to_ascii_uppercase);
         let failing_event = name.as_deref().filter(|n| FAILING_EVENTS.contains(n));
-        let refer = name.as_deref() == Some("TRANSFER_REFER_ERROR");
+        // A REFER accepted with 202 whose target then failed: jambonz reports the target's
+        // final status from the NOTIFY (`final_referred_call_status`), whatever the event.
+        let after_accept = v.final_referred_call_status.filter(|s| *s >= 300);
+        let refer = name.as_deref() == Some("TRANSFER_REFER_ERROR") && after_accept.is_none();
         // In a REFER error the sipStatus is the original leg's (200 OK); the refer status
         // is the one that failed.
         let status = match name.as_deref() {
+            _ if after_accept.is_some() => after_accept,
             Some("TRANSFER_REFER_ERROR") => v.refer_status,
             Some("NO_ANSWER") => v.dial_sip_status.or(Some(487)),
             _ => v
@@ -88,11 +95,11 @@ impl Rule for TransferFailed {
                 || v.refer_status.is_some_and(|s| s >= 300)
                 || failed_status(&v.call_status)
                 || failed_status(&v.dial_call_status));
-        if failing_event.is_none() && !transfer_failed {
+        if failing_event.is_none() && !transfer_failed && after_accept.is_none() {
             return None;
         }
         let status = status.or(v.refer_status.filter(|s| *s >= 300));
-        let event_name = failing_event.unwrap_or("transfer");
+        let event_name = failing_event.or(name.as_deref()).unwrap_or("transfer");
         let detail = match status {
             Some(s) => {
                 let reason = v
@@ -101,7 +108,13 @@ impl Rule for TransferFailed {
                     .filter(|_| !refer && Some(s) == v.sip_status)
                     .map(|r| format!(" {r}"))
                     .unwrap_or_default();
-                let which = if refer { "REFER answered " } else { "" };
+                let which = if after_accept.is_some() {
+                    "the REFER was accepted (202), but the transfer target then answered "
+                } else if refer {
+                    "REFER answered "
+                } else {
+                    ""
+                };
                 format!(": {which}SIP {s}{reason}: {}", sip_meaning(s))
             }
             None => String::new(),
@@ -110,13 +123,14 @@ impl Rule for TransferFailed {
             Self::CODE,
             Severity::Error,
             format!("The Voice Gateway transfer failed ({event_name}){detail}."),
-            fix_for(status, refer),
+            fix_for(status, refer, after_accept.is_some()),
             json!({
                 "event": v.event,
                 "sipStatus": status,
                 "sipMeaning": status.map(sip_meaning),
                 "sipReason": v.sip_reason,
                 "referStatus": v.refer_status,
+                "finalReferredCallStatus": v.final_referred_call_status,
                 "dialSipStatus": v.dial_sip_status,
                 "callStatus": v.call_status,
                 "dialCallStatus": v.dial_call_status,

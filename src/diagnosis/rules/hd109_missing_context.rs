@@ -19,6 +19,16 @@ impl Rule for MissingContext {
 
     fn check(&self, ev: &Evidence) -> Option<Finding> {
         let e = event(ev)?;
+        // A report with neither context nor contact ids is what an Output Transformer makes
+        // of the extension's failure output: it never saw the flow's context, so its absence
+        // says nothing.
+        if e.context_keys.is_empty()
+            && e.cxone.contact_id.is_none()
+            && e.cxone.master_contact_id.is_none()
+            && e.handover.extension_error.is_some()
+        {
+            return None;
+        }
         let missing: Vec<&str> = ev
             .required_context_keys
             .iter()

@@ -26,6 +26,8 @@ mod hd107_handover_provider_error;
 mod hd108_transfer_failed;
 mod hd109_missing_context;
 mod hd110_session_timeout;
+mod hd111_exit_node_misconfigured;
+mod hd112_payload_template_error;
 mod hd201_contact_not_found;
 mod hd202_wrong_contact_signalled;
 mod hd203_caller_hung_up;
@@ -55,6 +57,8 @@ pub use hd107_handover_provider_error::HandoverProviderError;
 pub use hd108_transfer_failed::TransferFailed;
 pub use hd109_missing_context::MissingContext;
 pub use hd110_session_timeout::SessionTimeout;
+pub use hd111_exit_node_misconfigured::ExitNodeMisconfigured;
+pub use hd112_payload_template_error::PayloadTemplateError;
 pub use hd201_contact_not_found::ContactNotFound;
 pub use hd202_wrong_contact_signalled::WrongContactSignalled;
 pub use hd203_caller_hung_up::CallerHungUp;
@@ -116,6 +120,8 @@ registry! {
     TransferFailed,
     MissingContext,
     SessionTimeout,
+    ExitNodeMisconfigured,
+    PayloadTemplateError,
     ContactNotFound,
     WrongContactSignalled,
     CallerHungUp,
