@@ -21,11 +21,8 @@
 #   ROUNDS=7           measured rounds; odd rounds open with minimal, even ones with full
 #   GOAL_RATIO=0.90    the verdict: all the requests the full receiver answered over the
 #                      rounds, divided by all the minimal one answered in the same
-#                      (interleaved) time, >= GOAL_RATIO. Requests/s of one 3 s slice
-#                      moves by +-20 % on a 2-core machine shared with wrk and the broker;
-#                      an A/A run (AA=1) gave 1.002 this way, against 1.034 for the median
-#                      of the per-round ratios (the verdict until 2026-11-26 night), which
-#                      is printed too, with the ratio of the medians and of the best rounds.
+#                      (interleaved) time, >= GOAL_RATIO (bench/README.md says why this
+#                      figure and not the median of the rounds)
 #   RECEIVERS="minimal full"   measure only some ("minimal" alone gives no verdict)
 #   MINIMAL_ARGS=""    extra flags for the minimal receiver (e.g. "--channels 4", "--parse")
 #   MINIMAL_HMAC=1     the minimal receiver checks the Cognigy HMAC too
