@@ -219,11 +219,19 @@ pub fn is_end_state(name: &str) -> bool {
     )
 }
 
-/// True when `state` means an agent is connected.
+/// True when `state` means an agent is connected. `Interrupted` is an agent's contact
+/// set aside for a higher-priority one: it had reached the agent.
 pub fn is_agent_state(name: &str) -> bool {
     matches!(
         norm(name).as_str(),
-        "active" | "inbound" | "connected" | "withagent" | "hold" | "postqueue" | "acw"
+        "active"
+            | "inbound"
+            | "connected"
+            | "withagent"
+            | "hold"
+            | "postqueue"
+            | "acw"
+            | "interrupted"
     )
 }
 

@@ -142,6 +142,8 @@ impl CxoneStub {
             retry_max_delay: Duration::from_millis(50),
             retry_after_cap: Duration::from_secs(2),
             retry_budget: Duration::from_secs(10),
+            // Tests measure behaviour, not the quota: the limit's own test sets one.
+            max_rps: 0,
             ..CxoneSettings::default()
         }
     }
@@ -157,6 +159,7 @@ impl CxoneStub {
             ("CXONE_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
             ("CXONE_ACCESS_KEY_SECRET", ACCESS_KEY_SECRET.into()),
             ("CXONE_API_VERSION", API_VERSION.into()),
+            ("CXONE_MAX_RPS", "0".into()),
         ]
     }
 
