@@ -182,10 +182,12 @@ async fn scan_picks_the_unanswered_inbound_voice_contacts_and_diagnoses_them() {
 
     // Skill facts are cached: both suspects are on one skill, read once.
     assert_eq!(stub.api_requests(&format!("skills/{SKILL_ID}")).await, 1);
-    // CXone requests: discovery and token (3), three pages (3), four contact reads per
-    // suspect (details, history, hierarchy, still live?: 8), and the queued suspect's
-    // skill look-ups (skill, agents, activity, hours list and two profiles: 6).
-    assert_eq!(stub.requests().await.len(), 20);
+    // CXone requests: discovery and token (3), three pages (3), two contact reads per
+    // suspect (details and history: 4; each record names its master and shows its end,
+    // so /hierarchy and /contacts/active have nothing to add), the state names once (1),
+    // and the queued suspect's skill look-ups (skill, agents, activity, hours list and
+    // two profiles: 6).
+    assert_eq!(stub.requests().await.len(), 17);
     // The story skill's live activity (agents logged in, none available, 7 queued) is
     // read when the scan runs, long after these contacts ended: it is no evidence about
     // them, so "no agents available" (HD304) is not raised. What their own records say
