@@ -89,12 +89,12 @@ impl RateLimiter {
 
     /// Holds every request not yet sent until `for_` from now (a 429's `Retry-After`).
     pub fn pause(&self, for_: Duration) {
-        let now = Instant::now();
-        let until = now + for_;
+        let until = Instant::now() + for_;
         let mut st = self.state.lock().expect("limiter lock poisoned");
+        // Moments handed out stay counted: a holder whose moment falls in the pause
+        // re-reserves behind everyone, and one whose moment comes after it keeps it, so the
+        // limit holds on both sides of the pause.
         st.paused_until = Some(st.paused_until.map_or(until, |p| p.max(until)));
-        // Moments still ahead are void: their holders wake, see the pause and re-reserve.
-        st.slots.retain(|t| *t <= now);
     }
 }
 
@@ -161,6 +161,40 @@ mod tests {
         let times = starts(limiter.clone(), 10).await;
         assert!(times[0] >= Duration::from_secs(3), "{times:?}");
         assert!(max_in_any_second(&times) <= 5, "{times:?}");
+
+        // A pause in the middle of a queue: those due inside it go after it, those due
+        // after it keep their turn, and no second holds more than the limit.
+        let limiter = std::sync::Arc::new(RateLimiter::new(5));
+        let l = limiter.clone();
+        let t0 = Instant::now();
+        let queue = tokio::spawn(async move {
+            let tasks: Vec<_> = (0..30)
+                .map(|_| {
+                    let l = l.clone();
+                    tokio::spawn(async move {
+                        l.acquire().await;
+                        t0.elapsed()
+                    })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        });
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        limiter.pause(Duration::from_secs(2));
+        let mut times = queue.await.unwrap();
+        times.sort();
+        assert_eq!(times.len(), 30);
+        assert!(max_in_any_second(&times) <= 5, "{times:?}");
+        assert!(
+            !times
+                .iter()
+                .any(|t| *t > Duration::from_millis(1500) && *t < Duration::from_millis(3500)),
+            "{times:?}"
+        );
         let unlimited = std::sync::Arc::new(RateLimiter::new(0));
         unlimited.pause(Duration::from_secs(2));
         let times = starts(unlimited, 3).await;
