@@ -587,6 +587,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn end_contact_ends_a_contact_and_interrupted_means_an_agent_had_it() {
+        assert!(is_end_state("EndContact"));
+        assert!(is_end_state("Released"));
+        assert!(is_agent_state("Interrupted"));
+        assert!(!is_end_state("Interrupted") && !is_queue_state("Interrupted"));
+    }
+
+    #[test]
     fn caller_numbers_keep_only_their_last_four_digits() {
         assert_eq!(mask_number("+1 (415) 555-0123"), "•••0123");
         assert_eq!(mask_number("123"), "•••");
