@@ -242,6 +242,31 @@ async fn retry_after_is_honoured_on_429() {
 }
 
 #[tokio::test]
+async fn a_429_holds_every_other_request_of_the_process_for_its_retry_after() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    stub.respond_times(
+        &format!("skills/{SKILL_ID}"),
+        1,
+        ResponseTemplate::new(429).insert_header("Retry-After", "2"),
+    )
+    .await;
+    let client = stub.client();
+    client.check().await.unwrap();
+    let throttled = client.skill(SKILL_ID);
+    let other = async {
+        // Sent once the 429 has been answered: it must wait for the pause too.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        client.skill_activity(SKILL_ID).await.unwrap();
+        started.elapsed()
+    };
+    let (skill, waited) = tokio::join!(throttled, other);
+    assert!(skill.unwrap().is_some());
+    assert!(waited >= Duration::from_millis(1500), "{waited:?}");
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_until_the_bound_then_unavailable() {
     let stub = CxoneStub::start().await;
     let rel = format!("skills/{SKILL_ID}/activity");
