@@ -41,6 +41,8 @@ pipeline_env() {
     NOTIFY_GROUP_WAIT_SECS="${NOTIFY_GROUP_WAIT_SECS:-0}"
     WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-8}"
     ${CXONE_CACHE_TTL_SECS:+CXONE_CACHE_TTL_SECS="$CXONE_CACHE_TTL_SECS"}
+    # The stand-in has no quota: unlimited unless a run sets one, so figures stay comparable.
+    CXONE_MAX_RPS="${CXONE_MAX_RPS:-0}"
     LOG_FORMAT=json RUST_LOG="${RUST_LOG:-warn}"
   )
   if [[ "${NOTIFY_SINK:-stdout}" == slack ]]; then

@@ -6,7 +6,8 @@
 #
 # Prints diagnoses/s, webhook-to-notification latency p50/p99 (measured outside the
 # service: the sender's send time to the moment the notifier printed the diagnosis on its
-# standard output sink), CXone requests per diagnosis (the stand-in's own count), and checks
+# standard output sink), CXone requests per diagnosis (the stand-in's own count, every request
+# from token to the last contact read, over the diagnoses notified), and checks
 # that every event answered 202 was notified exactly once.
 #
 # Knobs: EVENTS=2000 RATE=0 (events/s, 0 = as fast as the receiver takes them)
@@ -51,7 +52,8 @@ print(f"  diagnoses notified      {n}  missing {d['missing']}  duplicates {d['du
 print(f"  diagnoses/s             {d['diagnosesPerSec']}")
 print(f"  webhook->notification   p50 {d['latencyMsP50']} ms   p99 {d['latencyMsP99']} ms")
 per = (cx["total"] / n) if n else float("nan")
-print(f"  CXone requests          {cx['total']} total, {per:.2f} per diagnosis  {cx['byEndpoint']}")
+print(f"  CXone requests per diagnosis  {per:.2f}  ({cx['total']} total for {n} diagnoses)")
+print(f"  CXone requests by endpoint    {cx['byEndpoint']}")
 print(f"  verdicts                {d['verdicts']}")
 if m["errors"]:
     print(f"  /metrics not reachable  {m['errors']}")

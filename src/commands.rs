@@ -551,6 +551,7 @@ async fn check_config(settings: Settings) -> Result<(), CommandError> {
             "not configured: diagnoses use the webhook payload only".into(),
         );
     }
+    line(true, "cxone-rate", rate_limit_line(settings.cxone.max_rps));
     let n = &settings.notify;
     for (name, url) in [
         ("slack", &n.slack_webhook_url),
@@ -580,9 +581,39 @@ async fn check_config(settings: Settings) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// What `CXONE_MAX_RPS` means for this process, and how to size it: the limit is per
+/// process, so the tenant sees it once per worker process.
+fn rate_limit_line(max_rps: u32) -> String {
+    let sizing = "the limit is per process: set it to the share of the tenant's API quota \
+                  given to handover-doctor divided by the number of worker processes \
+                  (e.g. 20 requests/s over 4 workers: CXONE_MAX_RPS=5)";
+    if max_rps == 0 {
+        format!("CXONE_MAX_RPS=0: no limit on this process's CXone requests; {sizing}")
+    } else {
+        format!(
+            "CXONE_MAX_RPS={max_rps}: at most {max_rps} CXone requests per second from this \
+             process; {sizing}"
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rate_line_says_the_limit_and_how_to_share_it_among_processes() {
+        let l = rate_limit_line(10);
+        assert!(
+            l.starts_with("CXONE_MAX_RPS=10: at most 10 CXone requests per second"),
+            "{l}"
+        );
+        assert!(
+            l.contains("divided by the number of worker processes"),
+            "{l}"
+        );
+        assert!(rate_limit_line(0).contains("no limit"));
+    }
 
     #[test]
     fn the_webhook_url_reaches_an_unspecified_listener_on_the_loopback_of_its_family() {

@@ -61,6 +61,17 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
 type Cached<T> = Result<T, CxoneError>;
 
+/// Contact state names by `contactStateId` (`/contact-state-descriptions`), kept for the
+/// process's life: a tenant's states do not change while it runs, but a new one may
+/// appear, so an unknown id asks again (`contacts.rs` reads and fills it).
+#[derive(Default)]
+pub(crate) struct StateNames {
+    pub(super) names: Mutex<Arc<HashMap<String, String>>>,
+    /// Held while reading, so concurrent diagnoses share one read; when the last read
+    /// was, so an id CXone itself does not describe is not asked about on every contact.
+    pub(super) last_read: tokio::sync::Mutex<Option<Instant>>,
+}
+
 /// The skill-level caches the client holds, one per read (`skills.rs` fills them).
 pub(crate) struct SkillCaches {
     pub(super) skill: TtlCache<String, Cached<Option<Skill>>>,
@@ -70,6 +81,8 @@ pub(crate) struct SkillCaches {
     pub(super) hours_list: TtlCache<(), Cached<Arc<Vec<Value>>>>,
     pub(super) hours_detail: TtlCache<String, Cached<Option<HoursOfOperation>>>,
     pub(super) hours_for_skill: TtlCache<String, Cached<Option<HoursOfOperation>>>,
+    /// Not skill-level and never expiring, but owned by the client like the others.
+    pub(super) state_names: StateNames,
 }
 
 impl SkillCaches {
@@ -82,6 +95,7 @@ impl SkillCaches {
             hours_list: TtlCache::new(ttl),
             hours_detail: TtlCache::new(ttl),
             hours_for_skill: TtlCache::new(ttl),
+            state_names: StateNames::default(),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! token, the skill-level caches, and the one way an API call is made: a Bearer GET under
 //! `{api}/incontactapi/services/{version}/`, re-authenticated once on a 401, retried by
 //! the transport on timeouts, 429 and 5xx, and mapped to `Ok(Some(json))`, `Ok(None)`
-//! (204 or an empty body) or a [`CxoneError`].
+//! (204 or an empty body) or a [`CxoneError`]. Every body's keys come back in camelCase,
+//! whatever the API version spelled them in.
 //!
 //! The reads themselves live in `contacts.rs` and `skills.rs`.
 
@@ -19,7 +20,9 @@ use super::auth::Auth;
 use super::cache::SkillCaches;
 use super::error::CxoneError;
 use super::http::{RetryPolicy, Transport};
+use super::limiter::RateLimiter;
 use super::settings::CxoneSettings;
+use super::shape;
 
 /// The NICE CXone API client.
 #[derive(Clone)]
@@ -88,6 +91,7 @@ impl CxoneClient {
             metrics,
             retry: RetryPolicy::from_settings(&settings),
             request_timeout: settings.request_timeout,
+            limiter: Arc::new(RateLimiter::new(settings.max_rps)),
         };
         Ok(CxoneClient {
             inner: Arc::new(Inner {
@@ -203,12 +207,12 @@ impl CxoneClient {
                     if reply.body.iter().all(u8::is_ascii_whitespace) {
                         return Ok(None);
                     }
-                    return serde_json::from_slice(&reply.body).map(Some).map_err(|e| {
-                        CxoneError::Decode {
+                    return serde_json::from_slice(&reply.body)
+                        .map(|v| Some(shape::camel_keys(v)))
+                        .map_err(|e| CxoneError::Decode {
                             what,
                             detail: format!("the body is not JSON: {e}"),
-                        }
-                    });
+                        });
                 }
                 status => {
                     return Err(CxoneError::Rejected {

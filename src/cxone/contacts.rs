@@ -1,7 +1,14 @@
 //! Contact reads: details, state history, hierarchy, "still live?", and the completed
 //! contacts search that `scan` pages through.
+//!
+//! States are read by id: `contactStateId` (and a record's `stateId`) are named through
+//! `/contact-state-descriptions`, read once per process, because state names differ
+//! between versions and tenants while ids do not; the name a body carries is the fallback.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
@@ -11,6 +18,10 @@ use super::error::CxoneError;
 use super::paging::Pager;
 use super::shape::{self, absent_on_404, decode};
 use super::types::{Contact, ContactState, Hierarchy};
+
+/// The shortest time between two reads of `/contact-state-descriptions` when a state id
+/// is not in it: often enough to learn a new state, rarely enough to cost nothing.
+const STATE_NAMES_REREAD: Duration = Duration::from_secs(60);
 
 /// Media type id of a phone call (cxone.md section 3.1).
 pub const MEDIA_TYPE_PHONE_CALL: u32 = 4;
@@ -116,7 +127,108 @@ impl CompletedContactsPages {
     }
 }
 
+/// `contactStateId` → description, from a `/contact-state-descriptions` body (any
+/// version: keys already camelCase, the list under any key, in a `resultSet` or bare).
+pub(crate) fn state_names_from_body(body: &Value) -> HashMap<String, String> {
+    let mut items = shape::list(
+        body,
+        &["contactStateDescriptions", "contactStates", "states"],
+    );
+    if items.is_empty()
+        && let Some(first) = body
+            .as_object()
+            .and_then(|o| o.values().find_map(Value::as_array))
+    {
+        items = first.clone();
+    }
+    items
+        .iter()
+        .filter_map(|item| {
+            let id = match item.get("contactStateId")? {
+                Value::Number(n) => n.to_string(),
+                Value::String(s) if !s.trim().is_empty() => s.trim().to_string(),
+                _ => return None,
+            };
+            let name = [
+                "contactStateDescription",
+                "contactStateName",
+                "stateName",
+                "description",
+            ]
+            .iter()
+            .find_map(|k| item.get(*k).and_then(Value::as_str))
+            .map(str::trim)
+            .filter(|n| !n.is_empty())?;
+            Some((id, name.to_string()))
+        })
+        .collect()
+}
+
 impl CxoneClient {
+    /// The state names for `ids`: what is known, after reading
+    /// `/contact-state-descriptions` the first time, or again when one of `ids` is unknown
+    /// (at most once per [`STATE_NAMES_REREAD`]). A failed read is logged and leaves the
+    /// names in the bodies to speak.
+    async fn state_names(&self, ids: &[&str]) -> Arc<HashMap<String, String>> {
+        let cache = &self.inner.caches.state_names;
+        let current = || {
+            cache
+                .names
+                .lock()
+                .expect("state names lock poisoned")
+                .clone()
+        };
+        let knows_all = |m: &HashMap<String, String>| ids.iter().all(|id| m.contains_key(*id));
+        let names = current();
+        if ids.is_empty() || knows_all(&names) {
+            return names;
+        }
+        let mut last_read = cache.last_read.lock().await;
+        let names = current();
+        if knows_all(&names) || last_read.is_some_and(|t| t.elapsed() < STATE_NAMES_REREAD) {
+            return names;
+        }
+        *last_read = Some(tokio::time::Instant::now());
+        let read = absent_on_404(
+            self.get_json(
+                "/contact-state-descriptions",
+                &Target::Path(&["contact-state-descriptions"]),
+                &[],
+            )
+            .await,
+        );
+        match read {
+            Ok(Some(body)) => {
+                let fresh = state_names_from_body(&body);
+                if fresh.is_empty() {
+                    return names;
+                }
+                let fresh = Arc::new(fresh);
+                *cache.names.lock().expect("state names lock poisoned") = fresh.clone();
+                fresh
+            }
+            Ok(None) => names,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the contact state names; reading states by the names CXone sent");
+                names
+            }
+        }
+    }
+
+    /// Names each state by its id where CXone describes the id.
+    async fn name_states(&self, states: &mut [ContactState]) {
+        let ids: Vec<&str> = states
+            .iter()
+            .filter_map(|s| s.contact_state_id.as_deref())
+            .collect();
+        let names = self.state_names(&ids).await;
+        for s in states.iter_mut() {
+            if let Some(name) = s.contact_state_id.as_deref().and_then(|id| names.get(id)) {
+                s.contact_state_name = Some(name.clone());
+            }
+        }
+    }
+
     /// `GET /contacts/{id}`: the contact, active or completed. `Ok(None)` on 404 or 204.
     ///
     /// # Errors
@@ -132,13 +244,18 @@ impl CxoneClient {
             )
             .await,
         )?;
-        match body {
-            None => Ok(None),
-            Some(body) => contact_from_body(body).map_err(|e| CxoneError::Decode {
-                what,
-                detail: e.to_string(),
-            }),
+        let Some(body) = body else { return Ok(None) };
+        let mut contact = contact_from_body(body).map_err(|e| CxoneError::Decode {
+            what,
+            detail: e.to_string(),
+        })?;
+        if let Some(c) = contact.as_mut()
+            && let Some(id) = c.state_id.clone()
+            && let Some(name) = self.state_names(&[id.as_str()]).await.get(&id)
+        {
+            c.state_name = Some(name.clone());
         }
+        Ok(contact)
     }
 
     /// The contact's state history, oldest first. Tries `/statehistory` (what working
@@ -193,6 +310,7 @@ impl CxoneClient {
             .into_iter()
             .map(|v| decode(&what, v))
             .collect::<Result<Vec<ContactState>, _>>()?;
+        self.name_states(&mut states).await;
         sort_states(&mut states);
         Ok(Some(states))
     }
@@ -341,6 +459,22 @@ mod tests {
             .unwrap();
         assert_eq!(c.contact_id.as_deref(), Some("5"));
         assert_eq!(contact_from_body(json!({"resultSet": []})).unwrap(), None);
+    }
+
+    #[test]
+    fn state_names_are_read_from_every_shape_of_the_descriptions() {
+        let pascal = crate::cxone::shape::camel_keys(json!({"contactStateDescriptions": [
+            {"ContactStateId": 3, "ContactStateDescription": "InQueue"},
+            {"ContactStateId": "18", "ContactStateDescription": "EndContact"}
+        ]}));
+        let names = state_names_from_body(&pascal);
+        assert_eq!(names.get("3").map(String::as_str), Some("InQueue"));
+        assert_eq!(names.get("18").map(String::as_str), Some("EndContact"));
+        let bare = json!([{"contactStateId": 24, "contactStateName": "Interrupted"}]);
+        assert_eq!(
+            state_names_from_body(&bare).get("24").map(String::as_str),
+            Some("Interrupted")
+        );
     }
 
     #[test]

@@ -7,14 +7,14 @@
 //! files and one read from CXone look at the same things.
 
 use crate::diagnosis::evidence::{CxoneEvidence, CxoneFacts, Lookup};
-use crate::diagnosis::rules::support::is_queue_state;
+use crate::diagnosis::rules::support::{is_end_state, is_queue_state};
 use crate::diagnosis::signal::{SignalResult, parse_signal_result};
 use crate::event::{HandoverEvent, PLACEHOLDER_CONTACT_ID};
 
 use super::client::CxoneClient;
 use super::error::CxoneError;
 use super::types::{
-    AgentSkillAssignment, Contact, ContactState, HoursOfOperation, Skill, SkillActivity,
+    AgentSkillAssignment, Contact, ContactState, Hierarchy, HoursOfOperation, Skill, SkillActivity,
 };
 
 fn lookup<T>(r: Result<Option<T>, CxoneError>) -> Lookup<T> {
@@ -106,6 +106,71 @@ async fn skill_facts(client: &CxoneClient, target: SkillRef) -> SkillFacts {
     }
 }
 
+/// The contact-level answers; `None` where the first two made the read needless.
+struct ContactReads {
+    contact: Result<Option<Contact>, CxoneError>,
+    states: Result<Option<Vec<ContactState>>, CxoneError>,
+    hierarchy: Option<Result<Option<Hierarchy>, CxoneError>>,
+    active: Option<Result<bool, CxoneError>>,
+}
+
+/// The contact and its history first; then `/hierarchy` and `/contacts/active` only when
+/// those two leave their question open, because a storm must not spend the tenant's
+/// shared API quota on answers the record already gives (4 reads become 2 for a
+/// completed, spawned contact).
+async fn contact_reads(client: &CxoneClient, id: &str) -> ContactReads {
+    let (contact, states) = tokio::join!(client.get_contact(id), client.state_history(id));
+    let record = contact.as_ref().ok().and_then(Option::as_ref);
+    let history = states.as_ref().ok().and_then(Option::as_deref);
+    let ended = record.is_some_and(|c| shows_ended(c, history));
+    // HD202 needs the hierarchy only to tell a master from its children: a record that
+    // names another master already says which call the contact belongs to.
+    let names_master = record
+        .and_then(|c| c.master_contact_id.as_deref())
+        .is_some_and(|m| m != id);
+    let (hierarchy, active) = tokio::join!(
+        async {
+            if names_master {
+                None
+            } else {
+                Some(client.hierarchy(id).await)
+            }
+        },
+        async {
+            if ended {
+                None
+            } else {
+                Some(client.is_active(id).await)
+            }
+        },
+    );
+    ContactReads {
+        contact,
+        states,
+        hierarchy,
+        active,
+    }
+}
+
+/// Whether the contact record (or its history) says the contact is over: CXone marks it
+/// inactive, gives its total duration, or its last state is a final one.
+fn shows_ended(c: &Contact, states: Option<&[ContactState]>) -> bool {
+    if c.is_active == Some(true) {
+        return false;
+    }
+    let current = c.state_name.as_deref();
+    if current.is_some_and(|s| !is_end_state(s)) && c.is_active != Some(false) {
+        return false;
+    }
+    c.is_active == Some(false)
+        || current.is_some_and(is_end_state)
+        || c.end_time().is_some()
+        || states
+            .and_then(<[ContactState]>::last)
+            .and_then(|s| s.contact_state_name.as_deref())
+            .is_some_and(is_end_state)
+}
+
 /// The contact a diagnosis reads: `contact_id` when given, else the event's
 /// `cxone.contactId`, else the contact id the extension named in `signalResult`
 /// (`... for contactId: N`, which is the id it really signalled); never an empty id or the
@@ -185,7 +250,8 @@ pub fn skill_to_check(
 /// up in the skills list, whose entry stands in when the detail read fails), else the
 /// skill the contact was queued on, else none. Skill reads are cached
 /// (`CXONE_CACHE_TTL_SECS`); contact reads never are, so a re-check sees the contact as it
-/// is now.
+/// is now. `/contacts/{id}/hierarchy` is read only when the record names no other master,
+/// and `/contacts/active` only when the record does not show the contact ended.
 pub async fn gather(
     client: Option<&CxoneClient>,
     event: Option<&HandoverEvent>,
@@ -210,12 +276,7 @@ pub async fn gather(
     let numeric = contact_id.is_some_and(|id| id.chars().all(|c| c.is_ascii_digit()));
     let contact_reads = async {
         match contact_id {
-            Some(id) if numeric => Some(tokio::join!(
-                client.get_contact(id),
-                client.state_history(id),
-                client.hierarchy(id),
-                client.is_active(id),
-            )),
+            Some(id) if numeric => Some(contact_reads(client, id).await),
             _ => None,
         }
     };
@@ -231,13 +292,18 @@ pub async fn gather(
         time_zone: client.settings().time_zone,
         ..CxoneFacts::default()
     };
-    if let Some((contact, states, hierarchy, active)) = contact_reads {
-        facts.contact = lookup(contact);
-        facts.states = lookup(states);
-        facts.hierarchy = lookup(hierarchy);
-        facts.still_active = match active {
-            Ok(live) => Lookup::Found(live),
-            Err(e) => lookup(Err(e)),
+    if let Some(reads) = contact_reads {
+        facts.contact = lookup(reads.contact);
+        facts.states = lookup(reads.states);
+        facts.hierarchy = match reads.hierarchy {
+            Some(h) => lookup(h),
+            None => Lookup::NotLooked,
+        };
+        facts.still_active = match reads.active {
+            Some(Ok(live)) => Lookup::Found(live),
+            Some(Err(e)) => lookup(Err(e)),
+            // The record itself says the contact is over.
+            None => Lookup::Found(false),
         };
     } else if contact_id.is_some() {
         facts.contact = Lookup::NotFound;

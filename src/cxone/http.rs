@@ -8,6 +8,10 @@
 //! answer, including 401/403/404, goes straight back to the caller: those are answers,
 //! and asking again would only repeat them. Every attempt is counted in
 //! `handover_cxone_requests_total{endpoint,status}`.
+//!
+//! Every attempt first waits for the process's [`RateLimiter`] (`CXONE_MAX_RPS`); that
+//! wait is not taken from the retry budget, so a job queued behind a storm is delayed,
+//! never failed, by the limit. A 429 pauses the limiter for its `Retry-After`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +22,7 @@ use tokio::time::Instant;
 use crate::metrics::Metrics;
 
 use super::error::CxoneError;
+use super::limiter::RateLimiter;
 use super::settings::CxoneSettings;
 
 /// The shortest time an attempt is given: with less left of the retry budget, giving up
@@ -90,6 +95,8 @@ pub(crate) struct Transport {
     pub metrics: Arc<Metrics>,
     pub retry: RetryPolicy,
     pub request_timeout: Duration,
+    /// Shared by every request of the client (one client per process).
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// Why one attempt failed in a way worth retrying.
@@ -110,10 +117,15 @@ impl Transport {
         what: &str,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Reply, CxoneError> {
+        self.limiter.acquire().await;
         let started = Instant::now();
-        let deadline = started + self.retry.budget;
+        let mut deadline = started + self.retry.budget;
         let mut retries = 0u32;
         loop {
+            if retries > 0 {
+                // Waiting our turn is not CXone failing: it does not spend the budget.
+                deadline += self.limiter.acquire().await;
+            }
             // This attempt may take what is left of the budget, up to the request timeout.
             let timeout = self
                 .request_timeout
@@ -191,6 +203,19 @@ impl Transport {
         let body = resp.bytes().await.map_err(transport_failure)?.to_vec();
         self.metrics.cxone_request(endpoint, status.as_str());
         tracing::debug!(endpoint, status = status.as_u16(), "CXone request");
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // CXone says the tenant is over its quota: every request of this process
+            // waits, not only this one.
+            let pause = retry_after
+                .unwrap_or(Duration::from_secs(1))
+                .min(self.retry.retry_after_cap);
+            self.limiter.pause(pause);
+            tracing::warn!(
+                endpoint,
+                pause_ms = pause.as_millis() as u64,
+                "CXone answered 429: every CXone request of this process waits"
+            );
+        }
         if is_retryable(status) {
             return Err(Failure {
                 reason: format!("answered {}", status.as_u16()),

@@ -3,6 +3,7 @@
 //!
 //! * `settings` — [`CxoneSettings`], parsed from the `CXONE_*` variables;
 //! * `auth` — discovery and the one token per client (single-flight refresh);
+//! * `limiter` — the one `CXONE_MAX_RPS` limit every request of the process waits for;
 //! * `http` — one request with timeout, retries, backoff and metrics;
 //! * `client` — [`CxoneClient`] and the authorised GET every read goes through;
 //! * `contacts`, `skills` — the reads, tolerant of version drift (`types`, `shape`);
@@ -34,6 +35,7 @@ mod contacts;
 mod error;
 mod gather;
 mod http;
+mod limiter;
 mod paging;
 mod settings;
 mod shape;
@@ -46,4 +48,6 @@ pub use contacts::{
 };
 pub use error::CxoneError;
 pub use gather::{contact_to_read, gather, skill_to_check};
-pub use settings::{CxoneConfigError, CxoneSettings, DEFAULT_API_VERSION, DEFAULT_ISSUER};
+pub use settings::{
+    CxoneConfigError, CxoneSettings, DEFAULT_API_VERSION, DEFAULT_ISSUER, DEFAULT_MAX_RPS,
+};

@@ -4,6 +4,12 @@
 //! clients do either; we follow the link when there is one (replayed under our own API
 //! base), else ask for the next `skip` while pages come back full, and stop on 204, an
 //! empty page or a short page.
+//!
+//! Some versions ignore `skip` and send no `_links`: the same full page comes back for
+//! every `skip`. A page equal to one already read ends the list with a warning naming the
+//! endpoint, so such a server costs one extra page, not [`MAX_PAGES`].
+
+use std::hash::{Hash, Hasher};
 
 use serde_json::Value;
 
@@ -32,6 +38,17 @@ pub(crate) struct Pager {
     next: Next,
     pages: usize,
     last_link: Option<String>,
+    /// Fingerprints of the pages read so far.
+    seen: std::collections::HashSet<u64>,
+}
+
+/// A fingerprint of a page's entries (their JSON text), to see a page come back.
+fn fingerprint(items: &[Value]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for item in items {
+        item.to_string().hash(&mut h);
+    }
+    h.finish()
 }
 
 impl Pager {
@@ -53,6 +70,7 @@ impl Pager {
             next: Next::Skip(0),
             pages: 0,
             last_link: None,
+            seen: Default::default(),
         }
     }
 
@@ -88,6 +106,15 @@ impl Pager {
         let items = shape::list(&body, self.list_keys);
         if items.is_empty() {
             return Ok(if self.pages == 1 { Some(items) } else { None });
+        }
+        if !self.seen.insert(fingerprint(&items)) {
+            tracing::warn!(
+                endpoint = self.endpoint,
+                pages = self.pages,
+                "CXone sent the same page twice (it ignores skip, or links to the page it \
+                 sent); stopped reading this list there"
+            );
+            return Ok(None);
         }
         self.next = if self.pages >= MAX_PAGES {
             tracing::warn!(

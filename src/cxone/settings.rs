@@ -53,7 +53,13 @@ pub struct CxoneSettings {
     /// hours-of-operation profiles give their times; no documented API reads it, so it is
     /// configured. Default `UTC`.
     pub time_zone: chrono_tz::Tz,
+    /// `CXONE_MAX_RPS`: at most this many requests to CXone per second from this process,
+    /// token and discovery included; `0` = no limit. Default [`DEFAULT_MAX_RPS`].
+    pub max_rps: u32,
 }
+
+/// CONTRACT.md section 3: the tenant's API quota is shared with every other integration.
+pub const DEFAULT_MAX_RPS: u32 = 10;
 
 impl Default for CxoneSettings {
     /// The defaults of CONTRACT.md section 3, with no credentials (not configured).
@@ -74,6 +80,7 @@ impl Default for CxoneSettings {
             retry_max_delay: Duration::from_secs(4),
             retry_after_cap: Duration::from_secs(10),
             time_zone: chrono_tz::UTC,
+            max_rps: DEFAULT_MAX_RPS,
         }
     }
 }
@@ -111,12 +118,12 @@ impl CxoneSettings {
     ///
     /// Reads `CXONE_ISSUER`, `CXONE_CLIENT_ID`, `CXONE_CLIENT_SECRET`,
     /// `CXONE_ACCESS_KEY_ID`, `CXONE_ACCESS_KEY_SECRET`, `CXONE_API_URL`,
-    /// `CXONE_API_VERSION`, `CXONE_CACHE_TTL_SECS` and `CXONE_TIME_ZONE`.
+    /// `CXONE_API_VERSION`, `CXONE_CACHE_TTL_SECS`, `CXONE_TIME_ZONE` and `CXONE_MAX_RPS`.
     ///
     /// # Errors
     /// [`CxoneConfigError`] naming the variable: a URL that is not an http(s) URL, an API
     /// version not shaped like `v30.0`, a cache TTL that is not a whole number of seconds,
-    /// a time zone that is not an IANA name,
+    /// a time zone that is not an IANA name, a request rate that is not a whole number,
     /// or some but not all of the four credentials set (half a configuration is a mistake
     /// we would otherwise hide behind "CXone not checked").
     pub fn from_env_map(get: impl Fn(&str) -> Option<String>) -> Result<Self, CxoneConfigError> {
@@ -157,6 +164,17 @@ impl CxoneSettings {
                 CxoneConfigError::new(
                     "CXONE_TIME_ZONE",
                     format!("must be an IANA time zone such as America/New_York, not {v:?}"),
+                )
+            })?;
+        }
+
+        if let Some(v) = get("CXONE_MAX_RPS") {
+            s.max_rps = v.parse().map_err(|_| {
+                CxoneConfigError::new(
+                    "CXONE_MAX_RPS",
+                    format!(
+                        "must be a whole number of requests per second (0 = no limit), not {v:?}"
+                    ),
                 )
             })?;
         }
@@ -248,6 +266,7 @@ mod tests {
         assert_eq!(s.api_version, "v30.0");
         assert_eq!(s.cache_ttl, Duration::from_secs(10));
         assert_eq!(s.request_timeout, Duration::from_secs(10));
+        assert_eq!(s.max_rps, 10);
         assert!(s.api_url_override.is_none());
         assert!(!s.is_configured());
     }
@@ -312,6 +331,10 @@ mod tests {
         assert!(CxoneSettings::from_env_map(env(&[("CXONE_API_VERSION", "V33")])).is_ok());
         let err = CxoneSettings::from_env_map(env(&[("CXONE_CACHE_TTL_SECS", "ten")])).unwrap_err();
         assert_eq!(err.variable, "CXONE_CACHE_TTL_SECS");
+        let err = CxoneSettings::from_env_map(env(&[("CXONE_MAX_RPS", "2.5")])).unwrap_err();
+        assert_eq!(err.variable, "CXONE_MAX_RPS");
+        let s = CxoneSettings::from_env_map(env(&[("CXONE_MAX_RPS", "0")])).unwrap();
+        assert_eq!(s.max_rps, 0);
     }
 
     #[test]

@@ -2,12 +2,54 @@
 //!
 //! Current versions put lists under a named key (`contactStateHistory`, `skills`, ...)
 //! next to `_links` and `totalRecords`; v1x versions put the same under `resultSet`; a
-//! few endpoints answer with a bare array or a bare object.
+//! few endpoints answer with a bare array or a bare object. Old admin lists and
+//! `/contact-state-descriptions` spell their keys in PascalCase (`SkillId`, `IsActive`):
+//! [`camel_keys`] turns every body into the camelCase the readers know.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::CxoneError;
+
+/// `v` with every object key in camelCase (`SkillId` → `skillId`, `ACWSeconds` →
+/// `acwSeconds`), at every depth. A key already in camelCase wins over its PascalCase twin.
+pub(crate) fn camel_keys(v: Value) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.into_iter().map(camel_keys).collect()),
+        Value::Object(map) => {
+            let mut out = serde_json::Map::with_capacity(map.len());
+            let mut pascal = Vec::new();
+            for (k, v) in map {
+                match camel_key(&k) {
+                    Some(camel) => pascal.push((camel, camel_keys(v))),
+                    None => {
+                        out.insert(k, camel_keys(v));
+                    }
+                }
+            }
+            for (k, v) in pascal {
+                out.entry(k).or_insert(v);
+            }
+            Value::Object(out)
+        }
+        other => other,
+    }
+}
+
+/// The camelCase form of a key that starts with a capital; `None` for any other key.
+fn camel_key(k: &str) -> Option<String> {
+    if !k.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return None;
+    }
+    let run = k.chars().take_while(char::is_ascii_uppercase).count();
+    // In `ACWSeconds` the last capital of the run starts the next word.
+    let lower = if run > 1 && k[run..].starts_with(|c: char| c.is_ascii_lowercase()) {
+        run - 1
+    } else {
+        run
+    };
+    Some(k[..lower].to_ascii_lowercase() + &k[lower..])
+}
 
 /// `key` at the top level, else inside `resultSet`.
 pub(crate) fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
@@ -102,6 +144,21 @@ mod tests {
         assert_eq!(record(json!({"a":1}), w), Some(json!({"a":1})));
         assert_eq!(record(json!([]), w), None);
         assert_eq!(record(json!({}), w), None);
+    }
+
+    #[test]
+    fn pascal_case_keys_become_camel_case_at_every_depth() {
+        let v = camel_keys(json!({
+            "skills": [{"SkillId": "7", "IsActive": "True", "ACWSeconds": "3", "ID": 1}],
+            "ContactStateId": 2, "contactStateId": 3, "_links": {"next": null}
+        }));
+        assert_eq!(
+            v,
+            json!({
+                "skills": [{"skillId": "7", "isActive": "True", "acwSeconds": "3", "id": 1}],
+                "contactStateId": 3, "_links": {"next": null}
+            })
+        );
     }
 
     #[test]

@@ -26,13 +26,40 @@ pub fn de_opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error
     })
 }
 
-/// Deserialises a number that may come as a string (`"241"`) or as a float.
+/// Deserialises a number that may come as a string (`"241"`, or with thousands
+/// separators as some versions format `*Seconds`: `"1,204"`) or as a float.
 pub fn de_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
+        Some(Value::String(s)) => parse_number(&s),
         _ => None,
     })
+}
+
+/// `"241"`, `"12.5"`, `"1,204"`, `"1,204.5"`; a comma is taken only as a thousands
+/// separator (groups of three digits), never as a decimal mark.
+fn parse_number(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if !s.contains(',') {
+        return s.parse().ok();
+    }
+    let (whole, frac) = match s.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (s, None),
+    };
+    let mut groups = whole.trim_start_matches('-').split(',');
+    let first = groups.next()?;
+    let grouped = (1..=3).contains(&first.len())
+        && first.chars().all(|c| c.is_ascii_digit())
+        && groups.all(|g| g.len() == 3 && g.chars().all(|c| c.is_ascii_digit()));
+    if !grouped {
+        return None;
+    }
+    let plain = whole.replace(',', "");
+    match frac {
+        Some(f) => format!("{plain}.{f}").parse().ok(),
+        None => plain.parse().ok(),
+    }
 }
 
 /// Deserialises a bool that may come as `"true"`, `1` or `"1"`.
@@ -237,6 +264,8 @@ tolerant_record!(
         ("fromAddr", "fromAddress"),
         ("toAddr", "toAddress"),
         ("ACWSeconds", "acwSeconds"),
+        // Versions before v2x name the current state `state` (e.g. "EndContact").
+        ("state", "stateName"),
     ]
 );
 
@@ -437,7 +466,7 @@ tolerant_record!(
 
 /// `GET /hours-of-operation/{profileId}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(remote = "Self", rename_all = "camelCase", default)]
 pub struct HoursOfOperation {
     #[serde(deserialize_with = "de_opt_id")]
     pub hours_of_operation_profile_id: Option<Id>,
@@ -455,6 +484,15 @@ pub struct HoursOfOperation {
     #[serde(deserialize_with = "de_vec")]
     pub skills: Vec<ProfileMember>,
 }
+
+tolerant_record!(
+    HoursOfOperation,
+    &[
+        // Older versions (the `resultSet.hoursOfOperationProfiles` shape) say `profile*`.
+        ("profileId", "hoursOfOperationProfileId"),
+        ("profileName", "hoursOfOperationProfileName"),
+    ]
+);
 
 #[cfg(test)]
 mod tests {
@@ -529,6 +567,31 @@ mod tests {
         assert_eq!(v["fromAddress"], "x");
         let back: Contact = serde_json::from_value(v).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn seconds_with_thousands_separators_read_as_numbers() {
+        let c: Contact = serde_json::from_str(
+            r#"{"agentSeconds":"1,204","inQueueSeconds":" 2,001,017.5 ","totalDurationSeconds":"12,5"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.agent_seconds, Some(1204.0));
+        assert_eq!(c.in_queue_seconds, Some(2_001_017.5));
+        // A decimal comma is not a thousands separator: unreadable, so absent.
+        assert_eq!(c.total_duration_seconds, None);
+    }
+
+    #[test]
+    fn the_old_state_and_profile_names_read_as_the_current_ones() {
+        let c: Contact = serde_json::from_str(r#"{"state":"EndContact","stateId":"18"}"#).unwrap();
+        assert_eq!(c.state_name.as_deref(), Some("EndContact"));
+        let h: HoursOfOperation =
+            serde_json::from_str(r#"{"profileId":3302,"profileName":"Support"}"#).unwrap();
+        assert_eq!(h.hours_of_operation_profile_id.as_deref(), Some("3302"));
+        assert_eq!(
+            h.hours_of_operation_profile_name.as_deref(),
+            Some("Support")
+        );
     }
 
     #[test]

@@ -208,6 +208,11 @@ fn check_config_probes_the_broker_and_reports_each_check() {
     assert!(text.contains("ok   queue: RabbitMQ"), "{text}");
     assert!(text.contains("cxone") && text.contains("notify"), "{text}");
     assert!(
+        text.contains("ok   cxone-rate: CXONE_MAX_RPS=10: at most 10 CXone requests per second")
+            && text.contains("divided by the number of worker processes"),
+        "{text}"
+    );
+    assert!(
         !text.contains("guest"),
         "the broker password never shows: {text}"
     );

@@ -242,6 +242,31 @@ async fn retry_after_is_honoured_on_429() {
 }
 
 #[tokio::test]
+async fn a_429_holds_every_other_request_of_the_process_for_its_retry_after() {
+    let stub = CxoneStub::start().await;
+    stub.mount_story().await;
+    stub.respond_times(
+        &format!("skills/{SKILL_ID}"),
+        1,
+        ResponseTemplate::new(429).insert_header("Retry-After", "2"),
+    )
+    .await;
+    let client = stub.client();
+    client.check().await.unwrap();
+    let throttled = client.skill(SKILL_ID);
+    let other = async {
+        // Sent once the 429 has been answered: it must wait for the pause too.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        client.skill_activity(SKILL_ID).await.unwrap();
+        started.elapsed()
+    };
+    let (skill, waited) = tokio::join!(throttled, other);
+    assert!(skill.unwrap().is_some());
+    assert!(waited >= Duration::from_millis(1500), "{waited:?}");
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_until_the_bound_then_unavailable() {
     let stub = CxoneStub::start().await;
     let rel = format!("skills/{SKILL_ID}/activity");
@@ -483,11 +508,16 @@ async fn gather_reads_contact_and_skill_story() {
     let contact = f.contact.found().expect("contact");
     assert_eq!(contact.skill_id.as_deref(), Some(SKILL_ID));
     assert_eq!(f.states.found().map(Vec::len), Some(3));
-    assert_eq!(
-        f.hierarchy.found().unwrap().master_contact_id.as_deref(),
-        Some(MASTER_CONTACT_ID)
-    );
+    // The record names its master and shows its end: neither /hierarchy nor
+    // /contacts/active has anything to add, so neither is asked.
+    assert_eq!(f.hierarchy, Lookup::NotLooked);
     assert_eq!(f.still_active, Lookup::Found(false));
+    assert_eq!(
+        stub.api_requests(&format!("contacts/{CONTACT_ID}/hierarchy"))
+            .await,
+        0
+    );
+    assert_eq!(stub.api_requests("contacts/active").await, 0);
     assert_eq!(
         f.skill.found().unwrap().skill_name.as_deref(),
         Some(SKILL_NAME)
@@ -994,6 +1024,9 @@ async fn a_forbidden_active_contacts_read_shows_as_a_forbidden_problem() {
     stub.mount_story().await;
     stub.active(CONTACT_ID, 403, json!({"error": "Forbidden"}))
         .await;
+    // A live contact: only /contacts/active can say whether it still is.
+    stub.contact(CONTACT_ID, 200, stub.fixture("contact_active"))
+        .await;
     let client = stub.client();
     let f = facts(gather(Some(&client), Some(&event(CONTACT_ID, None)), None).await);
     let Lookup::Failed(p) = &f.still_active else {
@@ -1008,13 +1041,13 @@ async fn a_forbidden_active_contacts_read_shows_as_a_forbidden_problem() {
 async fn a_400_on_a_read_is_not_retried_and_not_called_an_outage() {
     let stub = CxoneStub::start().await;
     stub.mount_story().await;
-    let rel = format!("contacts/{CONTACT_ID}/hierarchy");
+    let rel = format!("contacts/{CONTACT_ID}/statehistory");
     stub.respond(&rel, 400, json!({"error": "InvalidParameter"}))
         .await;
     let client = stub.client();
     let f = facts(gather(Some(&client), Some(&event(CONTACT_ID, None)), None).await);
-    let Lookup::Failed(p) = &f.hierarchy else {
-        panic!("expected a failed look-up, got {:?}", f.hierarchy);
+    let Lookup::Failed(p) = &f.states else {
+        panic!("expected a failed look-up, got {:?}", f.states);
     };
     assert_eq!(p.kind, ProblemKind::Rejected);
     assert_eq!(stub.api_requests(&rel).await, 1, "a 400 is an answer");
@@ -1170,4 +1203,153 @@ async fn the_contact_named_in_the_signal_result_is_read_when_the_event_has_no_co
         stub.api_requests(&format!("contacts/{CONTACT_ID}")).await,
         1
     );
+}
+
+/// Answers every CXone request from the recorded shapes (any contact id) and notes when
+/// each arrived, so a test can count the requests of any one-second window.
+struct Recording {
+    arrivals: std::sync::Arc<std::sync::Mutex<Vec<Instant>>>,
+    issuer_path: String,
+    openid: Value,
+    token: Value,
+    cxone_configuration: Value,
+    story: Vec<(&'static str, Value)>,
+}
+
+impl wiremock::Respond for Recording {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        self.arrivals.lock().unwrap().push(Instant::now());
+        let p = req.url.path();
+        let json = |v: &Value| ResponseTemplate::new(200).set_body_json(v);
+        if p == format!("{}/.well-known/openid-configuration", self.issuer_path) {
+            return json(&self.openid);
+        }
+        if p == "/auth/token" {
+            return json(&self.token);
+        }
+        if p == "/.well-known/cxone-configuration" {
+            return json(&self.cxone_configuration);
+        }
+        let Some(rest) = p.strip_prefix(&format!("/incontactapi/services/{API_VERSION}/")) else {
+            return ResponseTemplate::new(404);
+        };
+        let parts: Vec<&str> = rest.split('/').collect();
+        // `contacts/{id}/...` → the story's contact, renamed to the asked id.
+        let (key, id) = match parts.as_slice() {
+            ["contacts", "active"] => return ResponseTemplate::new(204),
+            ["contacts", id] => ("contact", Some(*id)),
+            ["contacts", id, tail] => (*tail, Some(*id)),
+            _ => (rest, None),
+        };
+        match self.story.iter().find(|(k, _)| *k == key) {
+            Some((_, body)) => {
+                let text = body.to_string();
+                let text = match id {
+                    Some(id) => text.replace(CONTACT_ID, id),
+                    None => text,
+                };
+                ResponseTemplate::new(200).set_body_raw(text, "application/json")
+            }
+            None => ResponseTemplate::new(404),
+        }
+    }
+}
+
+/// The most arrivals in any window of one second starting at an arrival.
+fn most_in_one_second(arrivals: &[Instant]) -> usize {
+    arrivals
+        .iter()
+        .map(|t| {
+            arrivals
+                .iter()
+                .filter(|u| **u >= *t && **u < *t + Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn with_cxone_max_rps_5_a_burst_of_100_diagnoses_never_sends_more_than_5_requests_a_second() {
+    use handover_doctor::diagnosis::{Code, diagnose, evidence::Evidence};
+
+    let stub = CxoneStub::start_bare().await;
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recording = Recording {
+        arrivals: arrivals.clone(),
+        issuer_path: ISSUER_PATH.to_string(),
+        openid: stub.fixture("openid_configuration"),
+        token: stub.token_response(3600),
+        cxone_configuration: stub.fixture("cxone_configuration"),
+        story: vec![
+            ("contact", stub.fixture("contact_completed")),
+            ("statehistory", stub.fixture("statehistory")),
+            ("hierarchy", stub.fixture("hierarchy")),
+            ("skills", stub.fixture("skills_list")),
+            ("skills/4412877", stub.fixture("skill")),
+            ("skills/4412877/agents", stub.fixture("skill_agents")),
+            ("skills/4412877/activity", stub.fixture("skill_activity")),
+            ("hours-of-operation", stub.fixture("hours_list")),
+            (
+                "hours-of-operation/3301",
+                stub.fixture("hours_detail_other"),
+            ),
+            ("hours-of-operation/3302", stub.fixture("hours_detail")),
+            (
+                "contact-state-descriptions",
+                stub.fixture("contact_state_descriptions"),
+            ),
+        ],
+    };
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(recording)
+        .mount(&stub.server)
+        .await;
+    let client = stub.client_with(handover_doctor::cxone::CxoneSettings {
+        max_rps: 5,
+        ..stub.settings()
+    });
+
+    let started = Instant::now();
+    let diagnoses = futures_util::future::join_all((0..100u64).map(|i| {
+        let client = client.clone();
+        async move {
+            let id = (745_512_890_123u64 + 1_000 + i).to_string();
+            let event = event(&id, Some(SKILL_ID));
+            let cxone = gather(Some(&client), Some(&event), None).await;
+            diagnose(&Evidence {
+                contact_id: Some(id),
+                event: Some(event),
+                cxone,
+                required_context_keys: Vec::new(),
+                now: Utc.with_ymd_and_hms(2026, 5, 12, 14, 35, 0).unwrap(),
+            })
+        }
+    }))
+    .await;
+    let took = started.elapsed();
+
+    let arrivals = arrivals.lock().unwrap().clone();
+    let most = most_in_one_second(&arrivals);
+    println!(
+        "{} CXone requests for 100 diagnoses in {:.1} s; at most {most} in any one second",
+        arrivals.len(),
+        took.as_secs_f64()
+    );
+    assert!(most <= 5, "{most} requests within one second");
+    assert_eq!(diagnoses.len(), 100);
+    for d in &diagnoses {
+        assert!(d.cxone.checked, "{:?}", d.cxone);
+        assert!(
+            !d.findings.iter().any(|f| f.code == Code::Hd503),
+            "HD503 for the limit: {:?}",
+            d.findings
+        );
+        // One story, one verdict: the limit changes when, never what.
+        assert_eq!(
+            d.verdict.code, diagnoses[0].verdict.code,
+            "{:?}",
+            d.findings
+        );
+    }
 }

@@ -711,3 +711,258 @@ async fn diagnose_contact_id_reads_the_story_from_cxone_alone() {
         "the contact's skill"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The shapes of older API versions (`fixtures/cxone/shapes/*v1x*`, named with their public
+// source in `fixtures/cxone/README.md`). Each is served in place of the current shape in a
+// scenario whose verdict hangs on the field the variant spells differently; it must give
+// the verdict the same data in the current shape gives, and a copy with that field made
+// unreadable (what a reader that ignored the variant would see) must not.
+
+/// The story of `sc`, with `overrides` (API path → body, `None` = 404) served above it;
+/// the verdict of the real client's diagnosis.
+async fn verdict_with(sc: &Scenario, overrides: &[(String, Option<Value>)]) -> Code {
+    let stub = sc.stub().await;
+    for (rel, body) in overrides {
+        let answer = match body {
+            Some(b) => ResponseTemplate::new(200).set_body_json(b),
+            None => ResponseTemplate::new(404),
+        };
+        Mock::given(method("GET"))
+            .and(path(stub.api_path(rel)))
+            .respond_with(answer)
+            .with_priority(1)
+            .mount(&stub.server)
+            .await;
+    }
+    sc.diagnose_with(&stub).await.verdict.code
+}
+
+fn shape(name: &str) -> Value {
+    crate::support::cxone_stub::shape(name)
+}
+
+/// `v` in the current shape: camelCase keys, current names, `"True"`/`"False"` as
+/// booleans and numeric strings (thousands separators too) as numbers, the record out of
+/// its `resultSet`.
+fn current_shape(v: &Value) -> Value {
+    fn key(k: &str) -> String {
+        let camel = match k.chars().next() {
+            Some(c) if c.is_ascii_uppercase() => {
+                let run = k.chars().take_while(char::is_ascii_uppercase).count();
+                let lower = if run > 1 && run < k.len() {
+                    run - 1
+                } else {
+                    run
+                };
+                k[..lower].to_ascii_lowercase() + &k[lower..]
+            }
+            _ => k.to_string(),
+        };
+        match camel.as_str() {
+            "contactStart" => "contactStartDate",
+            "fromAddr" => "fromAddress",
+            "toAddr" => "toAddress",
+            "mediaType" => "mediaTypeId",
+            "state" => "stateName",
+            "profileId" => "hoursOfOperationProfileId",
+            "profileName" => "hoursOfOperationProfileName",
+            "contactStateDescription" => "contactStateName",
+            other => other,
+        }
+        .to_string()
+    }
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (key(k), current_shape(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(current_shape).collect()),
+        Value::String(s) if s == "True" => json!(true),
+        Value::String(s) if s == "False" => json!(false),
+        Value::String(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == ',') => {
+            json!(s.replace(',', "").parse::<u64>().unwrap())
+        }
+        other => other.clone(),
+    }
+}
+
+/// A v1x body as current versions wrap it: the record out of `resultSet`, a profile list
+/// under `hoursOfOperation`, a single profile bare.
+fn unwrapped(v: &Value) -> Value {
+    let Some(inner) = v.get("resultSet") else {
+        return v.clone();
+    };
+    match inner.get("hoursOfOperationProfiles") {
+        Some(Value::Array(p)) if p.len() == 1 && p[0].get("days").is_some() => p[0].clone(),
+        Some(list) => json!({ "hoursOfOperation": list }),
+        None => inner.clone(),
+    }
+}
+
+/// `v` with every value of `field` replaced by text no reader understands.
+fn unreadable(v: &Value, field: &str) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, x)| {
+                    let x = if k == field {
+                        json!("unreadable")
+                    } else {
+                        unreadable(x, field)
+                    };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|x| unreadable(x, field)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `v` with the key `from` renamed to `to` wherever it appears.
+fn renamed(v: &Value, from: &str, to: &str) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, x)| {
+                    (
+                        if k == from { to } else { k }.to_string(),
+                        renamed(x, from, to),
+                    )
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|x| renamed(x, from, to)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The three answers for one variant served at `rel` (plus `also`): the variant and its
+/// current-shape twin give the same verdict, which the misread copy does not.
+async fn check_variant(
+    sc: &Scenario,
+    rel: &str,
+    variant: Value,
+    misread: Value,
+    also: &[(String, Option<Value>)],
+) -> Code {
+    let with = |body: Value| {
+        let mut o = vec![(rel.to_string(), Some(body))];
+        o.extend(also.iter().cloned());
+        o
+    };
+    let current = verdict_with(sc, &with(current_shape(&unwrapped(&variant)))).await;
+    let read = verdict_with(sc, &with(variant)).await;
+    let ignored = verdict_with(sc, &with(misread)).await;
+    assert_eq!(
+        read, current,
+        "{rel}: the variant must read like the current shape"
+    );
+    assert_ne!(
+        ignored, read,
+        "{rel}: the test must hang on the variant's field"
+    );
+    read
+}
+
+fn no_history() -> Vec<(String, Option<Value>)> {
+    let id = crate::support::cxone_stub::CONTACT_ID;
+    vec![
+        (format!("contacts/{id}/statehistory"), None),
+        (format!("contacts/{id}/state-history"), None),
+    ]
+}
+
+#[tokio::test]
+async fn a_v1x_contact_whose_current_state_is_state_is_judged_like_the_current_shape() {
+    // No history and no queue seconds: only the state says the contact is queued, which
+    // makes its skill the one checked (HD303, nobody logged in).
+    let sc = Scenario::load(rules_dir("HD303").with_file_name("no-target-skill"));
+    let v = shape("contact_v1x_state");
+    let misread = renamed(&v, "state", "stateOfSomethingElse");
+    let rel = format!("contacts/{}", crate::support::cxone_stub::CONTACT_ID);
+    let verdict = check_variant(&sc, &rel, v, misread, &no_history()).await;
+    assert_eq!(verdict, Code::Hd303);
+}
+
+#[tokio::test]
+async fn seconds_as_strings_with_thousands_separators_are_judged_like_numbers() {
+    // Without a history, the agent's talk time is what says an agent took the call.
+    let sc = Scenario::load(rules_dir("HD401"));
+    let v = shape("contact_v1x_seconds_strings");
+    // What a reader that took "1,412" for no number would see; the state too, which
+    // would also say an agent had it.
+    let misread = unreadable(&unreadable(&v, "agentSeconds"), "state");
+    let rel = format!("contacts/{}", crate::support::cxone_stub::CONTACT_ID);
+    let verdict = check_variant(&sc, &rel, v, misread, &no_history()).await;
+    assert_eq!(verdict, Code::Hd401);
+}
+
+#[tokio::test]
+async fn a_pascal_case_skills_list_is_judged_like_the_current_shape() {
+    // The event names its skill; the detail read fails, so the list entry (inactive)
+    // stands in: HD302. Unread, the name matches nothing: HD301.
+    let sc = Scenario::load(rules_dir("HD302"));
+    let v = shape("skills_list_v1x_pascal");
+    let misread = renamed(&v, "SkillName", "Skill_Name");
+    let also = vec![(
+        format!("skills/{}", crate::support::cxone_stub::SKILL_ID),
+        None,
+    )];
+    let verdict = check_variant(&sc, "skills", v, misread, &also).await;
+    assert_eq!(verdict, Code::Hd302);
+}
+
+#[tokio::test]
+async fn hours_profiles_listed_by_profile_id_are_judged_like_the_current_shape() {
+    let sc = Scenario::load(rules_dir("HD305"));
+    let v = shape("hours_list_v1x_profile_id");
+    let misread = renamed(&v, "profileId", "profile_Id");
+    let verdict = check_variant(&sc, "hours-of-operation", v, misread, &[]).await;
+    assert_eq!(verdict, Code::Hd305);
+}
+
+#[tokio::test]
+async fn a_result_set_hours_profile_with_a_closed_day_as_empty_times_is_judged_like_the_current_shape()
+ {
+    let sc = Scenario::load(rules_dir("HD305"));
+    let v = shape("hours_detail_v1x_closed_day");
+    let misread = renamed(&v, "hoursOfOperationProfiles", "profiles");
+    let verdict = check_variant(&sc, "hours-of-operation/30211", v.clone(), misread, &[]).await;
+    assert_eq!(verdict, Code::Hd305);
+    // The empty times alone close the day, as versions without `isClosedAllDay` mean it.
+    let without_flag = renamed(&v, "isClosedAllDay", "x");
+    let rel = "hours-of-operation/30211".to_string();
+    assert_eq!(
+        verdict_with(&sc, &[(rel, Some(without_flag))]).await,
+        Code::Hd305
+    );
+}
+
+#[tokio::test]
+async fn true_and_false_as_strings_in_hours_are_judged_like_booleans() {
+    // Tuesday 21:42 falls in the additional hours that "True" switches on: open, so no
+    // HD305; read as unknown, the additional hours are off and the call was "outside".
+    let sc = Scenario::load(rules_dir("HD305"));
+    let v = shape("hours_detail_v1x_additional_hours");
+    let misread = unreadable(&v, "hasAdditionalHours");
+    let verdict = check_variant(&sc, "hours-of-operation/30211", v, misread, &[]).await;
+    assert_ne!(verdict, Code::Hd305);
+}
+
+#[tokio::test]
+async fn a_history_with_state_ids_only_is_named_through_pascal_case_state_descriptions() {
+    // The queued state, known by its id alone, makes its skill the one checked (HD303).
+    let sc = Scenario::load(rules_dir("HD303").with_file_name("no-target-skill"));
+    let id = crate::support::cxone_stub::CONTACT_ID;
+    let history = (
+        format!("contacts/{id}/statehistory"),
+        Some(shape("statehistory_ids_only")),
+    );
+    let v = shape("contact_state_descriptions");
+    let misread = renamed(&v, "ContactStateId", "Contact_State_Id");
+    let verdict = check_variant(&sc, "contact-state-descriptions", v, misread, &[history]).await;
+    assert_eq!(verdict, Code::Hd303);
+}

@@ -536,6 +536,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_the_failure_is_notified_once(
         .env("CXONE_CLIENT_SECRET", "secret")
         .env("CXONE_ACCESS_KEY_ID", "AKID")
         .env("CXONE_ACCESS_KEY_SECRET", "AKSECRET")
+        .env("CXONE_MAX_RPS", "0")
         .env("LOG_FORMAT", "json")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

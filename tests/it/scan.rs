@@ -182,10 +182,12 @@ async fn scan_picks_the_unanswered_inbound_voice_contacts_and_diagnoses_them() {
 
     // Skill facts are cached: both suspects are on one skill, read once.
     assert_eq!(stub.api_requests(&format!("skills/{SKILL_ID}")).await, 1);
-    // CXone requests: discovery and token (3), three pages (3), four contact reads per
-    // suspect (details, history, hierarchy, still live?: 8), and the queued suspect's
-    // skill look-ups (skill, agents, activity, hours list and two profiles: 6).
-    assert_eq!(stub.requests().await.len(), 20);
+    // CXone requests: discovery and token (3), three pages (3), two contact reads per
+    // suspect (details and history: 4; each record names its master and shows its end,
+    // so /hierarchy and /contacts/active have nothing to add), the state names once (1),
+    // and the queued suspect's skill look-ups (skill, agents, activity, hours list and
+    // two profiles: 6).
+    assert_eq!(stub.requests().await.len(), 17);
     // The story skill's live activity (agents logged in, none available, 7 queued) is
     // read when the scan runs, long after these contacts ended: it is no evidence about
     // them, so "no agents available" (HD304) is not raised. What their own records say
@@ -658,6 +660,7 @@ async fn serve_with_scan_interval_finds_and_reports_each_unreported_contact_once
             ("CXONE_CLIENT_SECRET", CLIENT_SECRET),
             ("CXONE_ACCESS_KEY_ID", ACCESS_KEY_ID),
             ("CXONE_ACCESS_KEY_SECRET", ACCESS_KEY_SECRET),
+            ("CXONE_MAX_RPS", "0"),
         ],
     );
     // The worker role alone (no HTTP, no notifier), so its reports stay in P.reports.
@@ -718,6 +721,7 @@ async fn run_scan(stub: &CxoneStub, args: &[&str]) -> std::process::Output {
         .env("CXONE_CLIENT_SECRET", CLIENT_SECRET)
         .env("CXONE_ACCESS_KEY_ID", ACCESS_KEY_ID)
         .env("CXONE_ACCESS_KEY_SECRET", ACCESS_KEY_SECRET)
+        .env("CXONE_MAX_RPS", "0")
         .arg("scan")
         .args(args)
         .output()
@@ -891,4 +895,57 @@ async fn scan_enqueue_publishes_each_suspect_as_a_scan_event_and_warns_past_the_
     );
     assert_eq!(broker::drain(&format!("{prefix}.jobs")).await.len(), 2);
     broker::delete_all(&prefix, &[]).await;
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_skip_ends_the_scan_after_the_repeated_page_with_a_warning() {
+    let stub = CxoneStub::start().await;
+    // A full page (the scan asks for 500) of handled contacts, no `_links`, whatever
+    // `skip` says: a pager trusting `skip` alone would read it forever.
+    let contacts: Vec<Value> = (0..scan_page_size())
+        .map(|i| {
+            serde_json::json!({
+                "contactId": 745512800000u64 + i as u64, "masterContactId": 745512700000u64 + i as u64,
+                "contactStartDate": "2026-05-12T14:05:12.000Z", "mediaTypeId": 4,
+                "isOutbound": false, "skillId": 4412877, "agentId": 2301554,
+                "agentSeconds": 312, "totalDurationSeconds": 497, "abandoned": false
+            })
+        })
+        .collect();
+    stub.respond(
+        "contacts/completed",
+        200,
+        serde_json::json!({ "totalRecords": contacts.len(), "completedContacts": contacts }),
+    )
+    .await;
+    let out = run_scan(
+        &stub,
+        &[
+            "--from",
+            "2026-05-12T14:00:00Z",
+            "--to",
+            "2026-05-12T15:00:00Z",
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let pages = stub
+        .requests_to_path(&stub.api_path("contacts/completed"))
+        .await
+        .len();
+    assert_eq!(pages, 2, "the first page and its repeat, then stop");
+    assert!(
+        stderr.contains("same page twice") && stderr.contains("/contacts/completed"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("scanned {} voice contacts", scan_page_size())),
+        "{stdout}"
+    );
+}
+
+fn scan_page_size() -> usize {
+    handover_doctor::cxone::DEFAULT_PAGE_SIZE
 }

@@ -796,6 +796,10 @@ async fn an_active_contact_check_that_keeps_failing_sends_the_job_to_the_retry_q
     let cxone = CxoneStub::start().await;
     let mut s = Stepper::start("retry-active", &cxone).await;
     answer(&cxone, Cxone::Completed).await;
+    // A record that does not show the contact's end: only /contacts/active can tell.
+    cxone
+        .contact(CONTACT_ID, 200, cxone.fixture("contact_active"))
+        .await;
     cxone
         .active(CONTACT_ID, 503, serde_json::json!({"error": "unavailable"}))
         .await;

@@ -93,7 +93,12 @@ pub(crate) fn closed_because(h: &HoursOfOperation, at: DateTime<Utc>, zone: Tz) 
             .is_some_and(|n| n.trim().to_ascii_lowercase().starts_with(&wd[..3]))
     })?;
     let day_name = day.day.as_deref().unwrap_or(wd);
-    if day.is_closed_all_day == Some(true) {
+    // Older versions mark a closed day by leaving its times empty (`openTime: ""`).
+    let no_hours = day.open_time.is_none()
+        && day.close_time.is_none()
+        && day.has_additional_hours != Some(true)
+        && day.is_closed_all_day.is_none();
+    if day.is_closed_all_day == Some(true) || no_hours {
         return Some(format!("{day_name} is closed all day"));
     }
     let main = within(t, day.open_time.as_deref(), day.close_time.as_deref())?;

@@ -219,11 +219,19 @@ pub fn is_end_state(name: &str) -> bool {
     )
 }
 
-/// True when `state` means an agent is connected.
+/// True when `state` means an agent is connected. `Interrupted` is an agent's contact
+/// set aside for a higher-priority one: it had reached the agent.
 pub fn is_agent_state(name: &str) -> bool {
     matches!(
         norm(name).as_str(),
-        "active" | "inbound" | "connected" | "withagent" | "hold" | "postqueue" | "acw"
+        "active"
+            | "inbound"
+            | "connected"
+            | "withagent"
+            | "hold"
+            | "postqueue"
+            | "acw"
+            | "interrupted"
     )
 }
 
@@ -577,6 +585,14 @@ pub fn problem_finding(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn end_contact_ends_a_contact_and_interrupted_means_an_agent_had_it() {
+        assert!(is_end_state("EndContact"));
+        assert!(is_end_state("Released"));
+        assert!(is_agent_state("Interrupted"));
+        assert!(!is_end_state("Interrupted") && !is_queue_state("Interrupted"));
+    }
 
     #[test]
     fn caller_numbers_keep_only_their_last_four_digits() {

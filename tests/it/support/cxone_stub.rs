@@ -142,6 +142,8 @@ impl CxoneStub {
             retry_max_delay: Duration::from_millis(50),
             retry_after_cap: Duration::from_secs(2),
             retry_budget: Duration::from_secs(10),
+            // Tests measure behaviour, not the quota: the limit's own test sets one.
+            max_rps: 0,
             ..CxoneSettings::default()
         }
     }
@@ -157,6 +159,7 @@ impl CxoneStub {
             ("CXONE_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
             ("CXONE_ACCESS_KEY_SECRET", ACCESS_KEY_SECRET.into()),
             ("CXONE_API_VERSION", API_VERSION.into()),
+            ("CXONE_MAX_RPS", "0".into()),
         ]
     }
 
@@ -352,7 +355,8 @@ impl CxoneStub {
     /// recorded shapes: a completed voice contact that abandoned in queue, its state
     /// history, hierarchy, no longer active (204), the skill (also in the skills list),
     /// its agents, its activity (3 logged in, 0 available, 7 queued), and the hours
-    /// profiles (the second holds the skill). Mounted at low priority: override freely.
+    /// profiles (the second holds the skill), and the state descriptions. Mounted at low
+    /// priority: override freely.
     pub async fn mount_story(&self) {
         let mounts: Vec<(String, u16, Value)> = vec![
             (
@@ -393,6 +397,11 @@ impl CxoneStub {
                 format!("hours-of-operation/{HOURS_PROFILE_ID}"),
                 200,
                 self.fixture("hours_detail"),
+            ),
+            (
+                "contact-state-descriptions".into(),
+                200,
+                self.fixture("contact_state_descriptions"),
             ),
         ];
         for (rel, status, body) in mounts {
