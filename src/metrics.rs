@@ -11,6 +11,8 @@
 
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -36,6 +38,7 @@ pub struct Metrics {
     findings: Family<Labels, Counter>,
     notifications: Family<Labels, Counter>,
     cxone_requests: Family<Labels, Counter>,
+    cxone_limit_wait: Counter<f64, AtomicU64>,
     queue_up: Gauge,
     diagnoses: Family<Labels, Counter>,
     diagnosis_seconds: Histogram,
@@ -63,6 +66,7 @@ impl Metrics {
         let notifications = Family::default();
         let cxone_requests = Family::default();
         let queue_up = Gauge::default();
+        let cxone_limit_wait = Counter::<f64, AtomicU64>::default();
         registry.register(
             "handover_webhooks",
             "Webhooks received, by outcome",
@@ -87,6 +91,11 @@ impl Metrics {
             "handover_cxone_requests",
             "Requests made to CXone, by endpoint and HTTP status",
             cxone_requests.clone(),
+        );
+        registry.register(
+            "handover_cxone_limit_wait_seconds",
+            "Time CXone requests waited for their turn under CXONE_MAX_RPS or a 429's Retry-After",
+            cxone_limit_wait.clone(),
         );
         registry.register(
             "handover_queue_connected",
@@ -133,6 +142,7 @@ impl Metrics {
             findings,
             notifications,
             cxone_requests,
+            cxone_limit_wait,
             queue_up,
             diagnoses,
             diagnosis_seconds,
@@ -190,6 +200,14 @@ impl Metrics {
                 ("status", status.to_string()),
             ])
             .inc();
+    }
+
+    /// Adds the time a CXone request waited for the process's rate limit: when it grows
+    /// steadily, the limit, not CXone, sets the pace of diagnoses.
+    pub fn cxone_limit_wait(&self, waited: Duration) {
+        if !waited.is_zero() {
+            self.cxone_limit_wait.inc_by(waited.as_secs_f64());
+        }
     }
 
     /// Counts a diagnosis handed to the notifier, by its verdict code and target skill
@@ -281,6 +299,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("handover_cxone_requests_total"), "{text}");
+        m.cxone_limit_wait(Duration::from_millis(1500));
+        let text = m.render();
+        assert!(
+            text.contains("handover_cxone_limit_wait_seconds_total 1.5"),
+            "{text}"
+        );
         assert_eq!(m.count("webhooks", &[("outcome", "accepted")]), 2);
     }
 

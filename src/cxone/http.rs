@@ -117,14 +117,16 @@ impl Transport {
         what: &str,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Reply, CxoneError> {
-        self.limiter.acquire().await;
+        self.metrics.cxone_limit_wait(self.limiter.acquire().await);
         let started = Instant::now();
         let mut deadline = started + self.retry.budget;
         let mut retries = 0u32;
         loop {
             if retries > 0 {
                 // Waiting our turn is not CXone failing: it does not spend the budget.
-                deadline += self.limiter.acquire().await;
+                let waited = self.limiter.acquire().await;
+                self.metrics.cxone_limit_wait(waited);
+                deadline += waited;
             }
             // This attempt may take what is left of the budget, up to the request timeout.
             let timeout = self
