@@ -152,23 +152,23 @@ async fn contact_reads(client: &CxoneClient, id: &str) -> ContactReads {
     }
 }
 
-/// Whether the contact record (or its history) says the contact is over: CXone marks it
-/// inactive, gives its total duration, or its last state is a final one.
+/// Whether the contact record (or its history) says the contact is over: CXone's own
+/// `isActive` when it gives one, else whether the current state is a final one, else its
+/// end time or the last state of its history.
 fn shows_ended(c: &Contact, states: Option<&[ContactState]>) -> bool {
-    if c.is_active == Some(true) {
-        return false;
+    if let Some(active) = c.is_active {
+        return !active;
     }
-    let current = c.state_name.as_deref();
-    if current.is_some_and(|s| !is_end_state(s)) && c.is_active != Some(false) {
-        return false;
+    match c.state_name.as_deref() {
+        Some(current) => is_end_state(current),
+        None => {
+            c.end_time().is_some()
+                || states
+                    .and_then(<[ContactState]>::last)
+                    .and_then(|s| s.contact_state_name.as_deref())
+                    .is_some_and(is_end_state)
+        }
     }
-    c.is_active == Some(false)
-        || current.is_some_and(is_end_state)
-        || c.end_time().is_some()
-        || states
-            .and_then(<[ContactState]>::last)
-            .and_then(|s| s.contact_state_name.as_deref())
-            .is_some_and(is_end_state)
 }
 
 /// The contact a diagnosis reads: `contact_id` when given, else the event's

@@ -255,8 +255,15 @@ async fn a_429_holds_every_other_request_of_the_process_for_its_retry_after() {
     client.check().await.unwrap();
     let throttled = client.skill(SKILL_ID);
     let other = async {
-        // Sent once the 429 has been answered: it must wait for the pause too.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Sent once the 429 has been answered (the client counts it in the same step
+        // that pauses the limiter): it must wait for the pause too.
+        while stub.metrics.count(
+            "cxone_requests",
+            &[("endpoint", "/skills/{id}"), ("status", "429")],
+        ) == 0
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let started = Instant::now();
         client.skill_activity(SKILL_ID).await.unwrap();
         started.elapsed()

@@ -35,6 +35,7 @@ impl Rule for PayloadTemplateError {
             return unknown_signal_result(ev);
         };
         let fields = e.template_errors.join(", ");
+        let script = script_for(first);
         Some(finding(
             Self::CODE,
             Severity::Warning,
@@ -42,9 +43,7 @@ impl Rule for PayloadTemplateError {
                 "The webhook's {fields} arrived as the text \"[object Object]\": the HTTP Request node put an object inline with {{{{…}}}}, so its content was lost and the diagnosis reads the field as absent."
             ),
             format!(
-                "In the HTTP Request node's JSON payload, write the field {first} as {{\"$cs\": {{\"script\": \"{}\", \"type\": \"object\"}}}} instead of \"{{{{{}}}}}\" (integrations/cognigy/http-request-payload.json does so).",
-                script_for(first),
-                script_for(first),
+                "In the HTTP Request node's JSON payload, write the field {first} as {{\"$cs\": {{\"script\": \"{script}\", \"type\": \"object\"}}}} instead of \"{{{{{script}}}}}\" (integrations/cognigy/http-request-payload.json does so).",
             ),
             json!({ "fields": e.template_errors }),
         ))
