@@ -212,6 +212,15 @@ fn is_validation(lower: &str) -> bool {
         || lower.contains("must include at least one parameter")
 }
 
+/// True for what every version of the extension says to the caller when its CXone calls
+/// fail ("Something is not working. Please retry."), which v1.2.1 reports without the reason.
+/// It makes those calls only once it has both contact ids.
+pub fn is_generic_failure_output(message: &str) -> bool {
+    message
+        .to_ascii_lowercase()
+        .starts_with("something is not working")
+}
+
 /// True when the validation message is about the contact ids (v1.0.18's `Contact ID is
 /// required` / `Spawned Contact ID is required`).
 pub fn is_contact_id_validation(err: &SignalError) -> bool {

@@ -9,7 +9,9 @@ use super::support::{
 use crate::diagnosis::codes::Code;
 use crate::diagnosis::evidence::Evidence;
 use crate::diagnosis::model::{Finding, Severity};
-use crate::diagnosis::signal::{SignalResult, SignalStage, is_contact_id_validation};
+use crate::diagnosis::signal::{
+    SignalResult, SignalStage, is_contact_id_validation, is_generic_failure_output,
+};
 use crate::event::PLACEHOLDER_CONTACT_ID;
 
 #[doc = include_str!("hd101_contact_id_missing.md")]
@@ -30,12 +32,12 @@ impl Rule for ContactIdMissing {
         // has both ids (every version), so such an error proves the ids were there: a
         // report without them (from the transformer) lost them on the way, not in the
         // flow. A configuration check about something else proves nothing either way.
-        // Every version outputs "Something is not working. Please retry." from the catch
-        // around its CXone calls, which it only makes with both ids (v1.2.1 gives no reason).
-        if e.handover.extension_error.as_deref().is_some_and(|m| {
-            m.to_ascii_lowercase()
-                .starts_with("something is not working")
-        }) {
+        // So does its generic output, which comes from the catch around those calls.
+        if e.handover
+            .extension_error
+            .as_deref()
+            .is_some_and(is_generic_failure_output)
+        {
             return None;
         }
         if let Some(err) = signal_error(ev) {

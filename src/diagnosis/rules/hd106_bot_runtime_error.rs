@@ -13,9 +13,6 @@ use crate::diagnosis::signal::{self, SignalResult, SignalStage};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BotRuntimeError;
 
-/// What every version of the extension outputs to the caller when it fails.
-const GENERIC_OUTPUT: &str = "something is not working";
-
 impl Rule for BotRuntimeError {
     const CODE: Code = Code::Hd106;
     const TITLE: &'static str = "The bot flow failed at run time before the handover completed";
@@ -40,7 +37,7 @@ impl Rule for BotRuntimeError {
             let lower = m.to_ascii_lowercase();
             fixes.push(if lower.contains("time") {
                 "Cognigy stops an extension node after 20 s (Exit Interaction alone waits 5 s after signalling, plus the TMS transcript post and the token calls): check CXone's latency from Cognigy, keep the transcript small, and do not chain several extension calls in one turn."
-            } else if lower.starts_with(GENERIC_OUTPUT) {
+            } else if signal::is_generic_failure_output(m) {
                 "This is what the CXone extension's Exit Interaction says to the caller when its CXone calls fail; v1.2.1 says it without the reason, which stays in Cognigy's log for the session (and in context.CXoneHandover, which no node after the throw can send): read the log, and see what CXone saw of the call with handover-doctor scan. v1.0.18 sends the reason through its On Failure branch."
             } else {
                 "Check the extension node's limits (20 s, 10 API calls per execution) and its configuration; Cognigy's logs for the session show the full error."
